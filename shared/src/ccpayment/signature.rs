@@ -1,0 +1,298 @@
+//! v1.0 signatures: `Sign` = hex(SHA-256(AppId ‖ AppSecret ‖ Timestamp ‖ body)).
+//!
+//! Plain SHA-256, not HMAC, over the raw bytes as received (never a re-serialised
+//! parse). The compare is constant-time and length-checked: an empty, truncated or
+//! over-long `Sign` never reaches it.
+
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub app_id: String,
+    pub secret: Secret,
+    /// The secret before the last rotation, accepted until it is removed.
+    pub previous_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSlot {
+    Current,
+    Previous,
+}
+
+impl SecretSlot {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretSlot::Current => "current",
+            SecretSlot::Previous => "previous",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SignatureError {
+    #[error("Appid does not match")]
+    AppIdMismatch,
+    #[error("Timestamp is not Unix seconds")]
+    BadTimestamp,
+    #[error("Timestamp outside the allowed window")]
+    Stale,
+    #[error("Sign is not 64 hex characters")]
+    Malformed,
+    #[error("Sign does not match")]
+    Mismatch,
+}
+
+impl SignatureError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureError::AppIdMismatch => "appid_mismatch",
+            SignatureError::BadTimestamp => "bad_timestamp",
+            SignatureError::Stale => "stale_timestamp",
+            SignatureError::Malformed => "malformed_signature",
+            SignatureError::Mismatch => "signature_mismatch",
+        }
+    }
+}
+
+fn digest(app_id: &str, secret: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(app_id.as_bytes());
+    h.update(secret.as_bytes());
+    h.update(timestamp.as_bytes());
+    h.update(body);
+    h.finalize().into()
+}
+
+/// The `Sign` value for a message: lowercase hex, as CCPayment sends it.
+pub fn sign(app_id: &str, secret: &str, timestamp: &str, body: &[u8]) -> String {
+    hex::encode(digest(app_id, secret, timestamp, body))
+}
+
+/// The three signature headers as received.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedHeaders<'a> {
+    pub app_id: &'a str,
+    pub timestamp: &'a str,
+    pub sign: &'a str,
+}
+
+pub fn verify(
+    headers: SignedHeaders<'_>,
+    body: &[u8],
+    creds: &Credentials,
+    now_unix: i64,
+    window_secs: u64,
+) -> Result<SecretSlot, SignatureError> {
+    if !bool::from(headers.app_id.as_bytes().ct_eq(creds.app_id.as_bytes())) {
+        return Err(SignatureError::AppIdMismatch);
+    }
+    let ts = headers.timestamp;
+    if ts.is_empty() || ts.len() > 12 || !ts.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SignatureError::BadTimestamp);
+    }
+    let ts_value: i64 = ts.parse().map_err(|_| SignatureError::BadTimestamp)?;
+    if ts_value.abs_diff(now_unix) > window_secs {
+        return Err(SignatureError::Stale);
+    }
+    let mut given = [0u8; 32];
+    if headers.sign.len() != 64 || hex::decode_to_slice(headers.sign, &mut given).is_err() {
+        return Err(SignatureError::Malformed);
+    }
+    let current = digest(&creds.app_id, creds.secret.expose(), ts, body).ct_eq(&given);
+    let previous = creds.previous_secret.as_ref().map_or(Choice::from(0), |p| {
+        digest(&creds.app_id, p.expose(), ts, body).ct_eq(&given)
+    });
+    if bool::from(current) {
+        Ok(SecretSlot::Current)
+    } else if bool::from(previous) {
+        Ok(SecretSlot::Previous)
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The self-generated vector from providers/ccpayment.md §2.1.
+    const APP_ID: &str = "202302010636261620672405236006912";
+    const SECRET: &str = "example_app_secret_0123456789abcdef";
+    const TS: &str = "1677152490";
+    const BODY: &[u8] = br#"{"pay_status":"success","order_type":"Direct Deposit","record_id":"202307191012191681607895159656448","paid_amount":"666"}"#;
+    const EXPECTED: &str = "c07633985654d7844d0e0cc68d2628fe1f14ab7ee1d23d073934a1cba5b20d18";
+    const NOW: i64 = 1_677_152_490;
+
+    fn creds() -> Credentials {
+        Credentials {
+            app_id: APP_ID.into(),
+            secret: Secret::new(SECRET),
+            previous_secret: None,
+        }
+    }
+
+    fn check(sign: &str, ts: &str, app_id: &str, now: i64) -> Result<SecretSlot, SignatureError> {
+        verify(
+            SignedHeaders {
+                app_id,
+                timestamp: ts,
+                sign,
+            },
+            BODY,
+            &creds(),
+            now,
+            300,
+        )
+    }
+
+    #[test]
+    fn documented_vector() {
+        assert_eq!(sign(APP_ID, SECRET, TS, BODY), EXPECTED);
+        assert_eq!(check(EXPECTED, TS, APP_ID, NOW), Ok(SecretSlot::Current));
+    }
+
+    #[test]
+    fn upper_case_hex_is_the_same_digest() {
+        assert_eq!(
+            check(&EXPECTED.to_uppercase(), TS, APP_ID, NOW),
+            Ok(SecretSlot::Current)
+        );
+    }
+
+    #[test]
+    fn empty_truncated_long_and_non_hex_are_malformed() {
+        let truncated = &EXPECTED[..63];
+        let too_long = format!("{EXPECTED}0");
+        let double = format!("{EXPECTED}{EXPECTED}");
+        let non_hex = format!("{}zz", &EXPECTED[..62]);
+        let prefixed = format!("v1,{}", &EXPECTED[..61]);
+        for bad in ["", " ", truncated, &too_long, &double, &non_hex, &prefixed] {
+            assert_eq!(
+                check(bad, TS, APP_ID, NOW),
+                Err(SignatureError::Malformed),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_digest_of_right_length_is_a_mismatch() {
+        let mut flipped = EXPECTED.to_string();
+        flipped.replace_range(0..1, "d");
+        assert_eq!(
+            check(&flipped, TS, APP_ID, NOW),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&"0".repeat(64), TS, APP_ID, NOW),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn body_change_breaks_the_signature() {
+        let mut body = BODY.to_vec();
+        body.push(b' ');
+        let r = verify(
+            SignedHeaders {
+                app_id: APP_ID,
+                timestamp: TS,
+                sign: EXPECTED,
+            },
+            &body,
+            &creds(),
+            NOW,
+            300,
+        );
+        assert_eq!(r, Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn wrong_appid_is_refused_before_anything_else() {
+        assert_eq!(
+            check(EXPECTED, TS, "202302010636261620672405236006913", NOW),
+            Err(SignatureError::AppIdMismatch)
+        );
+        assert_eq!(
+            check(EXPECTED, TS, "", NOW),
+            Err(SignatureError::AppIdMismatch)
+        );
+        assert_eq!(
+            check(EXPECTED, TS, &APP_ID.to_lowercase().replace('2', "3"), NOW),
+            Err(SignatureError::AppIdMismatch)
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_the_window() {
+        assert_eq!(
+            check(EXPECTED, TS, APP_ID, NOW + 300),
+            Ok(SecretSlot::Current)
+        );
+        assert_eq!(
+            check(EXPECTED, TS, APP_ID, NOW - 300),
+            Ok(SecretSlot::Current)
+        );
+        assert_eq!(
+            check(EXPECTED, TS, APP_ID, NOW + 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            check(EXPECTED, TS, APP_ID, NOW - 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            check(EXPECTED, TS, APP_ID, NOW + 86_400),
+            Err(SignatureError::Stale)
+        );
+    }
+
+    #[test]
+    fn malformed_timestamps() {
+        for ts in [
+            "",
+            "abc",
+            "-1677152490",
+            "1677152490.5",
+            " 1677152490",
+            "1677152490000000",
+        ] {
+            assert_eq!(
+                check(EXPECTED, ts, APP_ID, NOW),
+                Err(SignatureError::BadTimestamp),
+                "{ts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rotated_secret_is_accepted_until_removed() {
+        let new_secret = "rotated_secret_fedcba9876543210";
+        let mut c = creds();
+        c.secret = Secret::new(new_secret);
+        c.previous_secret = Some(Secret::new(SECRET));
+        let hdr = |sign| SignedHeaders {
+            app_id: APP_ID,
+            timestamp: TS,
+            sign,
+        };
+        assert_eq!(
+            verify(hdr(EXPECTED), BODY, &c, NOW, 300),
+            Ok(SecretSlot::Previous)
+        );
+        let with_new = sign(APP_ID, new_secret, TS, BODY);
+        assert_eq!(
+            verify(hdr(&with_new), BODY, &c, NOW, 300),
+            Ok(SecretSlot::Current)
+        );
+        c.previous_secret = None;
+        assert_eq!(
+            verify(hdr(EXPECTED), BODY, &c, NOW, 300),
+            Err(SignatureError::Mismatch)
+        );
+    }
+}

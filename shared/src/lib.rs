@@ -1,0 +1,16 @@
+//! Everything the webhook receivers and the reconciler share: signature checks,
+//! provider models, the DynamoDB store, configuration, logging and metrics.
+//! Each provider is one module; a function's `main.rs` only wires one of them up.
+
+pub mod ccpayment;
+pub mod clock;
+pub mod config;
+pub mod delivery_log;
+pub mod fields;
+pub mod hashing;
+pub mod logging;
+pub mod metrics;
+pub mod request;
+pub mod response;
+pub mod secret;
+pub mod store;

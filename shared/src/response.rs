@@ -1,0 +1,15 @@
+//! The answers a receiver gives. Bodies are short, fixed reasons: never an echo of
+//! the request and never an internal error text.
+
+use lambda_http::http::{header::CONTENT_TYPE, StatusCode};
+use lambda_http::{Body, Response};
+
+pub fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

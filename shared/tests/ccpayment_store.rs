@@ -1,0 +1,338 @@
+//! The CCPayment receiver end to end against DynamoDB Local.
+
+mod support;
+
+use lambda_http::http::StatusCode;
+use shared::metrics::total;
+use shared::store::schema;
+use support::*;
+
+const RECORD: &str = "202302201213531627642695975706624";
+
+#[tokio::test]
+async fn new_notification_is_stored_with_its_state() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let body = fixture("api-deposit");
+    let resp = rx.handle_at(signed(&body, NOW), NOW).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(body_text(&resp), "success");
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "text/plain; charset=utf-8"
+    );
+
+    let items = all_items(&client, &table).await;
+    assert_eq!(items.len(), 2, "one event and one state item");
+    let event = of_type(&items, "event")[0];
+    assert_eq!(s(event, "pk"), Some(format!("ccpayment#{RECORD}").as_str()));
+    assert_eq!(s(event, "sk"), Some("event#success"));
+    assert_eq!(s(event, "body").unwrap().as_bytes(), &body[..]);
+    assert_eq!(
+        s(event, "body_sha256"),
+        Some(shared::hashing::sha256_hex(&body).as_str())
+    );
+    assert_eq!(s(event, "kind"), Some("API Deposit"));
+    let amounts = event["amounts"].as_m().unwrap();
+    assert_eq!(amounts["paid_amount"].as_s().unwrap(), "10");
+    assert_eq!(amounts["fiat_rate"].as_s().unwrap(), "0.08");
+    let refs = event["refs"].as_m().unwrap();
+    assert_eq!(refs["merchant_order_id"].as_s().unwrap(), "202211154785795");
+    let received_s = num(event, "received_at_ms").unwrap() / 1000;
+    assert_eq!(
+        num(event, schema::TTL_ATTRIBUTE),
+        Some(received_s + 90 * 86_400)
+    );
+
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(s(&state, "status"), Some("success"));
+    assert_eq!(num(&state, "status_rank"), Some(3));
+    assert_eq!(
+        s(&state, "order_id"),
+        Some("202302200951001627606736097771520")
+    );
+    assert_eq!(s(&state, "merchant_order_id"), Some("202211154785795"));
+    assert_eq!(num(&state, "event_count"), Some(1));
+    assert!(
+        state.get(schema::OPEN_PK).is_none(),
+        "a final record is not open"
+    );
+    assert_eq!(total(&docs, "Stored"), 1.0);
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_identical_deliveries_store_one_event() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let rx = std::sync::Arc::new(rx);
+    let body = fixture("api-deposit");
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let rx = rx.clone();
+        let req = signed(&body, NOW);
+        tasks.push(tokio::spawn(async move { rx.handle_at(req, NOW).await }));
+    }
+    for t in tasks {
+        let resp = t.await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(body_text(&resp), "success");
+    }
+    let items = all_items(&client, &table).await;
+    assert_eq!(of_type(&items, "event").len(), 1);
+    assert_eq!(of_type(&items, "conflict").len(), 0);
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        num(&state, "event_count"),
+        Some(1),
+        "state applied exactly once"
+    );
+    assert_eq!(total(&docs, "Stored"), 1.0);
+    assert_eq!(total(&docs, "Duplicate"), 31.0);
+}
+
+#[tokio::test]
+async fn late_pending_never_overwrites_success() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    for name in [
+        "api-deposit",
+        "api-deposit-pending",
+        "api-deposit-processing",
+    ] {
+        let resp = rx.handle_at(signed(&fixture(name), NOW), NOW).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{name}");
+    }
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(s(&state, "status"), Some("success"));
+    assert_eq!(num(&state, "status_rank"), Some(3));
+    assert!(state.contains_key("seen_pending") && state.contains_key("seen_processing"));
+    assert!(
+        state.get(schema::OPEN_PK).is_none(),
+        "late pending must not reopen the record"
+    );
+    assert_eq!(num(&state, "event_count"), Some(3));
+    let items = all_items(&client, &table).await;
+    assert_eq!(
+        of_type(&items, "event").len(),
+        3,
+        "every status is its own event"
+    );
+}
+
+#[tokio::test]
+async fn in_order_progress_opens_then_closes_the_record() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    rx.handle_at(signed(&fixture("api-deposit-pending"), NOW), NOW)
+        .await;
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(s(&state, "status"), Some("pending"));
+    assert_eq!(s(&state, schema::OPEN_PK), Some("ccpayment#API Deposit"));
+    let opened = num(&state, schema::OPEN_SINCE).unwrap();
+
+    rx.handle_at(signed(&fixture("api-deposit-processing"), NOW), NOW)
+        .await;
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(s(&state, "status"), Some("processing"));
+    assert_eq!(
+        num(&state, schema::OPEN_SINCE),
+        Some(opened),
+        "open since the first sighting"
+    );
+
+    let open = client
+        .query()
+        .table_name(&table)
+        .index_name(schema::OPEN_INDEX)
+        .key_condition_expression("open_pk = :q")
+        .expression_attribute_values(
+            ":q",
+            aws_sdk_dynamodb::types::AttributeValue::S("ccpayment#API Deposit".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.count(), 1, "the reconciler finds the open record");
+
+    rx.handle_at(signed(&fixture("api-deposit"), NOW), NOW)
+        .await;
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(s(&state, "status"), Some("success"));
+    assert!(state.get(schema::OPEN_PK).is_none());
+}
+
+#[tokio::test]
+async fn same_key_different_body_is_a_conflict_and_overwrites_nothing() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let original = fixture("api-deposit");
+    let changed = fixture("api-deposit-conflicting");
+    assert_eq!(
+        rx.handle_at(signed(&original, NOW), NOW).await.status(),
+        StatusCode::OK
+    );
+    for _ in 0..2 {
+        let resp = rx.handle_at(signed(&changed, NOW), NOW).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "the conflicting body is kept, so it is acknowledged"
+        );
+    }
+    let items = all_items(&client, &table).await;
+    let events = of_type(&items, "event");
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        s(events[0], "body").unwrap().as_bytes(),
+        &original[..],
+        "original untouched"
+    );
+    let conflicts = of_type(&items, "conflict");
+    assert_eq!(conflicts.len(), 1, "a repeated conflict is recorded once");
+    assert_eq!(s(conflicts[0], "body").unwrap().as_bytes(), &changed[..]);
+    let state = state_item(&client, &table, "ccpayment", RECORD)
+        .await
+        .unwrap();
+    assert_eq!(num(&state, "event_count"), Some(1));
+    assert_eq!(total(&docs, "Conflict"), 2.0);
+}
+
+#[tokio::test]
+async fn whitespace_only_difference_is_a_duplicate_not_a_conflict() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    rx.handle_at(signed(&fixture("api-deposit"), NOW), NOW)
+        .await;
+    let resp = rx
+        .handle_at(signed(&fixture("api-deposit-pretty"), NOW), NOW)
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let items = all_items(&client, &table).await;
+    assert_eq!(of_type(&items, "event").len(), 1);
+    assert_eq!(of_type(&items, "conflict").len(), 0);
+    assert_eq!(total(&docs, "Duplicate"), 1.0);
+}
+
+#[tokio::test]
+async fn two_different_final_statuses_keep_the_first_and_flag_the_clash() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let success = fixture("api-withdrawal");
+    let failed = String::from_utf8(success.clone())
+        .unwrap()
+        .replace("\"pay_status\":\"success\"", "\"pay_status\":\"failed\"");
+    rx.handle_at(signed(&success, NOW), NOW).await;
+    let resp = rx.handle_at(signed(failed.as_bytes(), NOW), NOW).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let state = state_item(
+        &client,
+        &table,
+        "ccpayment",
+        "202307310832281685931420447666176",
+    )
+    .await
+    .unwrap();
+    assert_eq!(s(&state, "status"), Some("success"));
+    let flags = state["flags"].as_ss().unwrap();
+    assert!(flags.contains(&"terminal_clash".to_string()));
+}
+
+#[tokio::test]
+async fn unknown_status_and_type_are_stored_and_flagged() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let body = br#"{"pay_status":"refunded_partially","order_type":"Swap","record_id":"r-unknown-1","paid_amount":"1"}"#;
+    assert_eq!(
+        rx.handle_at(signed(body, NOW), NOW).await.status(),
+        StatusCode::OK
+    );
+    let items = all_items(&client, &table).await;
+    let event = of_type(&items, "event")[0];
+    let flags = event["flags"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_s().unwrap().clone())
+        .collect::<Vec<_>>();
+    assert!(
+        flags.contains(&"unknown_pay_status".to_string()),
+        "{flags:?}"
+    );
+    assert!(
+        flags.contains(&"unknown_order_type".to_string()),
+        "{flags:?}"
+    );
+    let state = state_item(&client, &table, "ccpayment", "r-unknown-1")
+        .await
+        .unwrap();
+    assert!(
+        state.get("status").is_none(),
+        "an unknown status does not set the state"
+    );
+    assert!(state.contains_key("seen_refunded_partially"));
+    assert_eq!(total(&docs, "Flagged"), 1.0);
+}
+
+#[tokio::test]
+async fn rejected_deliveries_store_nothing() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let body = fixture("api-deposit");
+
+    let mut bad_sig = signed(&body, NOW);
+    bad_sig
+        .headers_mut()
+        .insert("sign", "0".repeat(64).parse().unwrap());
+    let mut no_sign = signed(&body, NOW);
+    no_sign.headers_mut().remove("sign");
+    let mut repeated = signed(&body, NOW);
+    let sig = repeated.headers()["sign"].clone();
+    repeated.headers_mut().append("sign", sig);
+    let mut wrong_app = signed(&body, NOW);
+    wrong_app
+        .headers_mut()
+        .insert("appid", "other".parse().unwrap());
+    let stale = signed(&body, NOW - 301);
+    let garbage = signed(b"not json", NOW);
+    let missing_key = signed(br#"{"pay_status":"success","order_type":"Invoice"}"#, NOW);
+    let non_utf8 = signed(b"{\"record_id\":\"\xff\",\"pay_status\":\"success\"}", NOW);
+    let huge = signed(&vec![b' '; 64 * 1024 + 1], NOW);
+    let mut get = signed(&body, NOW);
+    *get.method_mut() = lambda_http::http::Method::GET;
+
+    let cases = [
+        (bad_sig, 401, "Sign does not match"),
+        (no_sign, 401, "header `sign` is missing"),
+        (repeated, 401, "header `sign` is repeated"),
+        (wrong_app, 401, "Appid does not match"),
+        (stale, 401, "outside the allowed window"),
+        (garbage, 400, "invalid JSON"),
+        (missing_key, 400, "`record_id` is missing"),
+        (non_utf8, 400, "not UTF-8"),
+        (huge, 413, "larger than 65536 bytes"),
+        (get, 405, "use POST"),
+    ];
+    for (req, status, reason) in cases {
+        let resp = rx.handle_at(req, NOW).await;
+        assert_eq!(resp.status().as_u16(), status, "{reason}");
+        let text = body_text(&resp);
+        assert!(text.contains(reason), "{text:?} should say {reason:?}");
+    }
+    assert!(
+        all_items(&client, &table).await.is_empty(),
+        "nothing stored"
+    );
+    assert_eq!(total(&docs, "Rejected"), 10.0);
+}

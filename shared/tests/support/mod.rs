@@ -1,0 +1,239 @@
+//! Test support: a fresh table per test in the DynamoDB Local that scripts/test.sh
+//! started, request builders, and a private DynamoDB Local that a test may stop.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use lambda_http::{Body, Request};
+use shared::ccpayment::{sign, CcpaymentConfig, CcpaymentReceiver, Credentials};
+use shared::metrics::Metrics;
+use shared::secret::Secret;
+use shared::store::{schema, Store};
+
+pub const APP_ID: &str = "test-app-id";
+pub const SECRET: &str = "test-app-secret";
+pub const NOW: i64 = 1_767_225_600;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, which starts DynamoDB Local")
+    })
+}
+
+pub async fn client_for(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "test",
+            ))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_timeout(Duration::from_secs(5))
+                    .build(),
+            )
+            .load()
+            .await,
+    )
+    .build();
+    Client::from_conf(config)
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A new, empty table in the shared DynamoDB Local.
+pub async fn fresh_table() -> (Client, String) {
+    let client = client_for(&endpoint()).await;
+    let table = format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        shared::clock::now_ms()
+    );
+    schema::create_table(&client, &table).await.unwrap();
+    (client, table)
+}
+
+pub fn credentials() -> Credentials {
+    Credentials {
+        app_id: APP_ID.into(),
+        secret: Secret::new(SECRET),
+        previous_secret: None,
+    }
+}
+
+pub fn receiver(
+    client: Client,
+    table: &str,
+) -> (
+    CcpaymentReceiver,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    let (metrics, docs) = Metrics::memory();
+    let config = CcpaymentConfig {
+        credentials: credentials(),
+        timestamp_window_secs: 300,
+        max_body_bytes: 64 * 1024,
+    };
+    (
+        CcpaymentReceiver::new(config, Store::new(client, table, 90), metrics),
+        docs,
+    )
+}
+
+pub fn signed(body: &[u8], ts: i64) -> Request {
+    let ts = ts.to_string();
+    let sig = sign(APP_ID, SECRET, &ts, body);
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/ccpayment")
+        .header("content-type", "application/json; charset=utf-8")
+        .header("Appid", APP_ID)
+        .header("Timestamp", ts)
+        .header("Sign", sig)
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/ccpayment/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    while bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    bytes
+}
+
+pub fn body_text(resp: &lambda_http::Response<Body>) -> String {
+    match resp.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+pub async fn all_items(client: &Client, table: &str) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        out.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return out;
+        }
+    }
+}
+
+pub fn of_type<'a>(items: &'a [Item], item_type: &str) -> Vec<&'a Item> {
+    items
+        .iter()
+        .filter(|i| {
+            i.get("item_type")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(item_type)
+        })
+        .collect()
+}
+
+pub async fn state_item(
+    client: &Client,
+    table: &str,
+    provider: &str,
+    record: &str,
+) -> Option<Item> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(schema::record_pk(provider, record)))
+        .key("sk", AttributeValue::S(schema::STATE_SK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .cloned()
+}
+
+pub fn s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+pub fn num(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+}
+
+/// A DynamoDB Local of a test's own, which the test can stop.
+pub struct PrivateDynamo {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl PrivateDynamo {
+    pub async fn start() -> Self {
+        let dir = std::env::var("DYNAMODB_LOCAL_DIR")
+            .expect("DYNAMODB_LOCAL_DIR is not set: run the tests with scripts/test.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("java")
+            .arg(format!("-Djava.library.path={dir}/DynamoDBLocal_lib"))
+            .args([
+                "-jar",
+                &format!("{dir}/DynamoDBLocal.jar"),
+                "-inMemory",
+                "-sharedDb",
+                "-port",
+            ])
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..240 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, endpoint };
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("private DynamoDB Local did not start");
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateDynamo {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,78 @@
+//! Developer tasks for the local stack. Not deployed.
+//!
+//! cargo xtask create-table      create the table (TABLE_NAME) in DynamoDB Local
+//! cargo xtask records [PREFIX]  print every item, or those whose pk starts with PREFIX
+//! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod events;
+
+use std::process::ExitCode;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("create-table") => create_table().await,
+        Some("records") => records(args.get(1).map(String::as_str)).await,
+        Some("gen-events") => events::generate(),
+        _ => {
+            eprintln!("usage: cargo xtask <create-table | records [PREFIX] | gen-events>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn table_name() -> Result<String> {
+    std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".into())
+}
+
+async fn create_table() -> Result<()> {
+    let client = shared::store::dynamodb_client().await;
+    let table = table_name()?;
+    shared::store::schema::create_table(&client, &table).await?;
+    println!("table {table} ready");
+    Ok(())
+}
+
+async fn records(prefix: Option<&str>) -> Result<()> {
+    let client = shared::store::dynamodb_client().await;
+    let table = table_name()?;
+    let mut start = None;
+    let mut count = 0;
+    loop {
+        let mut scan = client
+            .scan()
+            .table_name(&table)
+            .set_exclusive_start_key(start);
+        if let Some(p) = prefix {
+            scan = scan
+                .filter_expression("begins_with(pk, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(p.to_string()));
+        }
+        let page = scan.send().await?;
+        for item in page.items() {
+            let value: serde_json::Value = serde_dynamo::from_item(item.clone())?;
+            println!("{value}");
+            count += 1;
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    eprintln!("{count} item(s)");
+    Ok(())
+}
