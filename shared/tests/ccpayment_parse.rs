@@ -1,5 +1,7 @@
 //! Every documented body shape and variant parses; garbage does not.
 
+#![allow(clippy::panic)]
+
 mod support;
 
 use shared::ccpayment::{Notification, OrderType, PayStatus};

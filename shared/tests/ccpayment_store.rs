@@ -56,7 +56,7 @@ async fn new_notification_is_stored_with_its_state() {
     assert_eq!(s(&state, "merchant_order_id"), Some("202211154785795"));
     assert_eq!(num(&state, "event_count"), Some(1));
     assert!(
-        state.get(schema::OPEN_PK).is_none(),
+        !state.contains_key(schema::OPEN_PK),
         "a final record is not open"
     );
     assert_eq!(total(&docs, "Stored"), 1.0);
@@ -113,7 +113,7 @@ async fn late_pending_never_overwrites_success() {
     assert_eq!(num(&state, "status_rank"), Some(3));
     assert!(state.contains_key("seen_pending") && state.contains_key("seen_processing"));
     assert!(
-        state.get(schema::OPEN_PK).is_none(),
+        !state.contains_key(schema::OPEN_PK),
         "late pending must not reopen the record"
     );
     assert_eq!(num(&state, "event_count"), Some(3));
@@ -170,7 +170,7 @@ async fn in_order_progress_opens_then_closes_the_record() {
         .await
         .unwrap();
     assert_eq!(s(&state, "status"), Some("success"));
-    assert!(state.get(schema::OPEN_PK).is_none());
+    assert!(!state.contains_key(schema::OPEN_PK));
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn unknown_status_and_type_are_stored_and_flagged() {
         .await
         .unwrap();
     assert!(
-        state.get("status").is_none(),
+        !state.contains_key("status"),
         "an unknown status does not set the state"
     );
     assert!(state.contains_key("seen_refunded_partially"));

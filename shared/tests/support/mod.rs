@@ -1,6 +1,13 @@
 //! Test support: a fresh table per test in the DynamoDB Local that scripts/test.sh
 //! started, request builders, and a private DynamoDB Local that a test may stop.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::zombie_processes
+)]
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
