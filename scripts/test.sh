@@ -13,4 +13,12 @@ trap 'kill "$DYNAMODB_PID" 2>/dev/null || true' EXIT
 use_local_aws "$port"
 
 log "cargo test --workspace"
-cargo test --workspace --all-targets "$@"
+out="$CARGO_TARGET_DIR/test-output.log"
+set +e
+cargo test --workspace --tests "$@" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$out"
+exit "$status"
