@@ -165,6 +165,26 @@ impl<'a> Fields<'a> {
         self.entries.iter().map(|(k, _)| k.as_str())
     }
 
+    /// Re-emits the object with some top-level values replaced by strings, every
+    /// other value byte for byte as received.
+    pub fn rewrite(&self, replace: &dyn Fn(&str) -> Option<String>) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        for (i, (key, raw)) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::Value::from(key.as_str()).to_string());
+            out.push(':');
+            match replace(key) {
+                Some(v) => out.push_str(&serde_json::Value::from(v).to_string()),
+                None => out.push_str(raw.get()),
+            }
+        }
+        out.push('}');
+        out
+    }
+
     /// A string or a number, as text; `""` and `null` are absent.
     pub fn text(&self, name: &str) -> Result<Option<String>, FieldError> {
         let Some(raw) = self.get(name) else {

@@ -2,15 +2,19 @@
 //! provider models, the DynamoDB store, configuration, logging and metrics.
 //! Each provider is one module; a function's `main.rs` only wires one of them up.
 
+pub mod alchemypay;
 pub mod ccpayment;
+pub mod citypay;
 pub mod clock;
 pub mod config;
 pub mod delivery_log;
 pub mod fields;
 pub mod hashing;
+pub mod intake;
 pub mod logging;
 pub mod metrics;
 pub mod request;
 pub mod response;
 pub mod secret;
+pub mod serve;
 pub mod store;

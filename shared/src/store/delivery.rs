@@ -61,6 +61,56 @@ pub struct Delivery {
     pub received_at_ms: i64,
     /// Partition of the `open` index while the record is not final.
     pub open_queue: Option<String>,
+    /// Put the record in the `open` index even without a status change: the
+    /// notification could not be confirmed yet and the reconciler must look again.
+    pub needs_reconcile: bool,
+    /// The status comes from the provider's API, not from this notification: apply
+    /// it even when the notification itself is a duplicate.
+    pub reapply_status_on_duplicate: bool,
+}
+
+impl Delivery {
+    /// A delivery with its identity, body and fingerprints; everything else empty.
+    /// `stored_body` is the (redacted) copy to keep; the hashes are over `raw`.
+    pub fn new(
+        provider: &'static str,
+        record_key: String,
+        event_id: Vec<String>,
+        status_text: String,
+        raw: &[u8],
+        stored_body: String,
+    ) -> Self {
+        Self {
+            provider,
+            record_key,
+            event_id,
+            status_text,
+            status: None,
+            kind: None,
+            refs: BTreeMap::new(),
+            amounts: BTreeMap::new(),
+            details: BTreeMap::new(),
+            flags: BTreeSet::new(),
+            body: stored_body,
+            body_sha256: crate::hashing::sha256_hex(raw),
+            content_sha256: crate::hashing::content_sha256_hex(raw),
+            received_at_ms: crate::clock::now_ms(),
+            open_queue: None,
+            needs_reconcile: false,
+            reapply_status_on_duplicate: false,
+        }
+    }
+}
+
+impl StatusChange {
+    /// From a provider model's `(rank, terminal)`; `None` for a status it does not know.
+    pub fn ranked(name: &str, rank: Option<(u8, bool)>) -> Option<Self> {
+        rank.map(|(rank, terminal)| Self {
+            name: name.to_string(),
+            rank,
+            terminal,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +204,7 @@ impl Store {
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .build()?;
-            let update = self.state_update(d, &pk, advance)?;
+            let update = self.state_update(d, &pk, advance, true)?;
             let result = self
                 .client
                 .transact_write_items()
@@ -171,7 +221,13 @@ impl Store {
                 Err(e) => e,
             };
             match classify(&err) {
-                Cancel::Duplicate(old) => return self.duplicate_or_conflict(d, &pk, old).await,
+                Cancel::Duplicate(old) => {
+                    let recorded = self.duplicate_or_conflict(d, &pk, old).await?;
+                    if d.reapply_status_on_duplicate {
+                        self.advance_state(d).await?;
+                    }
+                    return Ok(recorded);
+                }
                 Cancel::StaleStatus if advance => {
                     advance = false;
                 }
@@ -213,7 +269,45 @@ impl Store {
         serde_dynamo::to_item(item).map_err(|e| StoreError::Build(e.to_string()))
     }
 
-    fn state_update(&self, d: &Delivery, pk: &str, advance: bool) -> Result<Update, StoreError> {
+    /// Applies `d.status` to the record's state without writing an event: for a
+    /// status confirmed after the event was stored (a duplicate callback, the
+    /// reconciler). Returns whether the status advanced.
+    pub async fn advance_state(&self, d: &Delivery) -> Result<bool, StoreError> {
+        if d.status.is_none() {
+            return Ok(false);
+        }
+        let pk = schema::record_pk(d.provider, &d.record_key);
+        let u = self.state_update(d, &pk, true, false)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(u.key))
+            .update_expression(u.update_expression)
+            .set_condition_expression(u.condition_expression)
+            .set_expression_attribute_names(u.expression_attribute_names)
+            .set_expression_attribute_values(u.expression_attribute_values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Dynamo(DisplayErrorContext(&e).to_string())),
+        }
+    }
+
+    fn state_update(
+        &self,
+        d: &Delivery,
+        pk: &str,
+        advance: bool,
+        with_event: bool,
+    ) -> Result<Update, StoreError> {
         let mut e = Expr::default();
         let now = e.value(n(d.received_at_ms));
         let mut set = vec![
@@ -224,7 +318,13 @@ impl Store {
         ];
         let first = e.name("first_seen_at_ms");
         set.push(format!("{first} = if_not_exists({first}, {now})"));
-        let seen = e.name(&format!("seen_{}", attribute_safe(&d.status_text)));
+        // The status the state follows: the provider's confirmed one where it differs
+        // from what the notification claimed.
+        let seen_status = d
+            .status
+            .as_ref()
+            .map_or(d.status_text.as_str(), |st| st.name.as_str());
+        let seen = e.name(&format!("seen_{}", attribute_safe(seen_status)));
         set.push(format!("{seen} = if_not_exists({seen}, {now})"));
         if let Some(kind) = &d.kind {
             let k = e.name("kind");
@@ -236,7 +336,10 @@ impl Store {
             let v = e.value(s(value));
             set.push(format!("{k} = if_not_exists({k}, {v})"));
         }
-        let mut add = vec![format!("{} {}", e.name("event_count"), e.value(n(1)))];
+        let mut add = Vec::new();
+        if with_event {
+            add.push(format!("{} {}", e.name("event_count"), e.value(n(1))));
+        }
         let mut flags: Vec<String> = d.flags.iter().cloned().collect();
         let mut remove = Vec::new();
         let mut condition = None;
@@ -266,6 +369,15 @@ impl Store {
                 // final answers for one record is worth a human's look.
                 flags.push("terminal_clash".to_string());
             }
+            (None, _) if d.needs_reconcile => {
+                if let Some(queue) = &d.open_queue {
+                    let q = e.name(OPEN_PK);
+                    let qv = e.value(s(queue));
+                    set.push(format!("{q} = if_not_exists({q}, {qv})"));
+                    let since = e.name(OPEN_SINCE);
+                    set.push(format!("{since} = if_not_exists({since}, {now})"));
+                }
+            }
             _ => {}
         }
         if !flags.is_empty() {
@@ -275,7 +387,10 @@ impl Store {
                 e.value(AttributeValue::Ss(flags))
             ));
         }
-        let mut expression = format!("SET {} ADD {}", set.join(", "), add.join(", "));
+        let mut expression = format!("SET {}", set.join(", "));
+        if !add.is_empty() {
+            expression.push_str(&format!(" ADD {}", add.join(", ")));
+        }
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }

@@ -112,8 +112,12 @@ pub fn signed(body: &[u8], ts: i64) -> Request {
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
+    fixture_of("ccpayment", name)
+}
+
+pub fn fixture_of(provider: &str, name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/tests/fixtures/ccpayment/{name}.json",
+        "{}/tests/fixtures/{provider}/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -243,4 +247,103 @@ impl Drop for PrivateDynamo {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+pub const ALCHEMY_TOKEN: &str = "test-alchemypay-token-0123456789";
+pub const CITYPAY_TOKEN: &str = "test-citypay-token-0123456789";
+
+pub type Docs = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+pub fn alchemy_receiver(
+    client: Client,
+    table: &str,
+    allowed_ips: &str,
+) -> (shared::alchemypay::AlchemypayReceiver, Docs) {
+    let (metrics, docs) = Metrics::memory();
+    let config = shared::alchemypay::AlchemypayConfig {
+        path_token: Secret::new(ALCHEMY_TOKEN),
+        allowed_ips: shared::intake::IpAllowList::parse(allowed_ips).unwrap(),
+        max_body_bytes: 64 * 1024,
+    };
+    (
+        shared::alchemypay::AlchemypayReceiver::new(config, Store::new(client, table, 90), metrics),
+        docs,
+    )
+}
+
+pub fn citypay_receiver(
+    client: Client,
+    table: &str,
+    api_base: &str,
+) -> (shared::citypay::CitypayReceiver, Docs) {
+    let (metrics, docs) = Metrics::memory();
+    let config = shared::citypay::CitypayConfig {
+        path_token: Secret::new(CITYPAY_TOKEN),
+        allowed_ips: shared::intake::IpAllowList::default(),
+        max_body_bytes: 64 * 1024,
+        api_base: api_base.to_string(),
+        confirm_timeout: Duration::from_millis(400),
+    };
+    (
+        shared::citypay::CitypayReceiver::new(config, Store::new(client, table, 90), metrics)
+            .unwrap(),
+        docs,
+    )
+}
+
+/// A delivery to `/webhooks/<provider>/<token>` as API Gateway passes it.
+pub fn post(provider: &str, token: &str, body: &[u8], source_ip: Option<&str>) -> Request {
+    use lambda_http::RequestExt;
+    let mut ctx = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    ctx.http.source_ip = source_ip.map(str::to_string);
+    let mut params = HashMap::new();
+    params.insert("token".to_string(), token.to_string());
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("/webhooks/{provider}/{token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+        .with_path_parameters(params)
+        .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(ctx))
+}
+
+/// Every log line written while `f` runs, at every level, as the JSON the
+/// functions print, with the production filter's caps.
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn capture_logs() -> (
+    tracing::subscriber::DefaultGuard,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer_buf = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(shared::logging::filter("trace"))
+        .with_writer(move || LogCapture(writer_buf.clone()))
+        .finish();
+    (tracing::subscriber::set_default(subscriber), buf)
+}
+
+/// Every attribute of every item, as one JSON text per item.
+pub fn items_as_text(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| {
+            serde_dynamo::from_item::<_, serde_json::Value>(i.clone())
+                .unwrap()
+                .to_string()
+        })
+        .collect()
 }

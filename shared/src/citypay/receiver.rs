@@ -1,0 +1,217 @@
+//! `POST /webhooks/citypay/{token}`: check the path token (and source address),
+//! parse, and for an order confirm the status with CityPay's order API before the
+//! state moves. A callback is a claim; the order API is the proof.
+
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Request, Response};
+
+use super::callback::{Callback, DepositCallback, OrderCallback};
+use super::order_api::{ConfirmError, ConfirmedOrder, OrderApi};
+use super::status::{DepositStatus, OrderStatus};
+use super::PROVIDER;
+use crate::config::{self, ConfigError};
+use crate::intake::{self, Backend, IpAllowList, Rejection};
+use crate::metrics::Metrics;
+use crate::secret::Secret;
+use crate::store::{Delivery, StatusChange, Store};
+
+pub const SUCCESS_BODY: &str = "ok";
+pub const DEFAULT_API_BASE: &str = "https://v2-order-api.citypay.io";
+
+/// Partition of the `open` index for orders the reconciler must re-check.
+pub const ORDER_QUEUE: &str = "citypay#order";
+pub const DEPOSIT_QUEUE: &str = "citypay#deposit";
+
+#[derive(Debug, Clone)]
+pub struct CitypayConfig {
+    pub path_token: Secret,
+    pub allowed_ips: IpAllowList,
+    pub max_body_bytes: usize,
+    pub api_base: String,
+    pub confirm_timeout: Duration,
+}
+
+impl CitypayConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let timeout_ms = config::parse_or("CITYPAY_CONFIRM_TIMEOUT_MS", 3000u64)?;
+        if !(100..=10_000).contains(&timeout_ms) {
+            return Err(ConfigError::Invalid {
+                name: "CITYPAY_CONFIRM_TIMEOUT_MS",
+                reason: "must be between 100 and 10000".into(),
+            });
+        }
+        Ok(Self {
+            path_token: intake::path_token_from_env("CITYPAY_PATH_TOKEN")?,
+            allowed_ips: IpAllowList::from_env("CITYPAY_ALLOWED_IPS")?,
+            max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
+            api_base: config::optional("CITYPAY_API_BASE")
+                .unwrap_or_else(|| DEFAULT_API_BASE.to_string()),
+            confirm_timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CitypayReceiver {
+    config: CitypayConfig,
+    api: OrderApi,
+    backend: Backend,
+}
+
+/// The record key of an order or a deposit: they share the provider's namespace.
+pub fn order_record_key(order_token: &str) -> String {
+    format!("order:{order_token}")
+}
+
+pub fn deposit_record_key(transaction_id: &str) -> String {
+    format!("deposit:{transaction_id}")
+}
+
+impl CitypayReceiver {
+    pub fn new(config: CitypayConfig, store: Store, metrics: Metrics) -> Result<Self, ConfigError> {
+        Self::with_backend(config, Backend { store, metrics })
+    }
+
+    fn with_backend(config: CitypayConfig, backend: Backend) -> Result<Self, ConfigError> {
+        let api = OrderApi::new(&config.api_base, config.confirm_timeout).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "CITYPAY_API_BASE",
+                reason,
+            }
+        })?;
+        Ok(Self {
+            config,
+            api,
+            backend,
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::with_backend(CitypayConfig::from_env()?, Backend::from_env().await?)
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let accepted = match self.accept(&req) {
+            Err(rejection) => Err(rejection),
+            Ok((Callback::Order(o), body)) => {
+                let confirmation = self.api.fetch(&o.order_token).await;
+                Ok(order_delivery(o, confirmation, body))
+            }
+            Ok((Callback::Deposit(d), body)) => Ok(deposit_delivery(d, body)),
+        };
+        self.backend
+            .respond(PROVIDER, started, accepted, SUCCESS_BODY)
+            .await
+    }
+
+    fn accept<'r>(&self, req: &'r Request) -> Result<(Callback, &'r [u8]), Rejection> {
+        let body = intake::precheck(req, self.config.max_body_bytes)?;
+        intake::check_path_token(req, &self.config.path_token)?;
+        self.config.allowed_ips.check(req)?;
+        intake::utf8(body)?;
+        let callback = Callback::parse(body)
+            .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
+        Ok((callback, body))
+    }
+}
+
+fn text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// The state follows the order API's answer; the callback's own status is only
+/// the event's key and a claim to compare.
+fn order_delivery(
+    o: OrderCallback,
+    confirmation: Result<ConfirmedOrder, ConfirmError>,
+    raw: &[u8],
+) -> Delivery {
+    let mut flags = o.flags;
+    let mut details = o.details;
+    let mut refs = o.refs;
+    let claimed = OrderStatus::parse(&o.claimed_status);
+    let mut status = None;
+    match confirmation {
+        Ok(confirmed) => {
+            details.insert(
+                "confirmed_status".into(),
+                confirmed.status.as_str().to_string(),
+            );
+            if confirmed.status != claimed {
+                flags.insert("status_contradicted".into());
+            }
+            if let Some(expires) = confirmed.expires_at_ms {
+                refs.insert("expires_at_ms".into(), expires.to_string());
+            }
+            if confirmed.status.is_paid() {
+                details.insert("paid".into(), "true".into());
+            }
+            status = StatusChange::ranked(confirmed.status.as_str(), confirmed.status.rank());
+            if status.is_none() {
+                flags.insert("unknown_status".into());
+            }
+        }
+        Err(e) => {
+            flags.insert("unconfirmed".into());
+            details.insert("confirm_error".into(), e.code().to_string());
+        }
+    }
+    let dash = || "-".to_string();
+    let event_id = vec![
+        o.action.unwrap_or_else(dash),
+        o.claimed_status.clone(),
+        o.transaction_id.unwrap_or_else(dash),
+    ];
+    Delivery {
+        needs_reconcile: status.is_none(),
+        reapply_status_on_duplicate: status.is_some(),
+        status,
+        kind: Some("order".into()),
+        refs,
+        amounts: o.amounts,
+        details,
+        flags,
+        open_queue: Some(ORDER_QUEUE.into()),
+        ..Delivery::new(
+            PROVIDER,
+            order_record_key(&o.order_token),
+            event_id,
+            o.claimed_status,
+            raw,
+            text(raw),
+        )
+    }
+}
+
+/// Deposits have no query API: their state follows the callback.
+fn deposit_delivery(d: DepositCallback, raw: &[u8]) -> Delivery {
+    let parsed = DepositStatus::parse(&d.status);
+    let mut flags = d.flags;
+    let status = StatusChange::ranked(parsed.as_str(), parsed.rank());
+    if status.is_none() {
+        flags.insert("unknown_status".into());
+    }
+    let mut details = d.details;
+    if let Some(action) = d.action {
+        details.insert("action".into(), action);
+    }
+    Delivery {
+        status,
+        kind: Some("deposit".into()),
+        refs: d.refs,
+        amounts: d.amounts,
+        details,
+        flags,
+        open_queue: Some(DEPOSIT_QUEUE.into()),
+        ..Delivery::new(
+            PROVIDER,
+            deposit_record_key(&d.transaction_id),
+            vec![d.status.clone()],
+            d.status,
+            raw,
+            text(raw),
+        )
+    }
+}
