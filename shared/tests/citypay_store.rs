@@ -1,0 +1,448 @@
+//! The CityPay receiver against DynamoDB Local and a loopback fake of CityPay's
+//! order API: a callback is a claim, the order API is the proof.
+
+mod support;
+
+use lambda_http::http::StatusCode;
+use shared::citypay::receiver::{deposit_record_key, order_record_key};
+use shared::metrics::total;
+use shared::store::schema;
+use support::*;
+use testkit::citypay::{Answer, FakeCityPay};
+
+fn callback(token: &str, action: &str, status: &str, tx: Option<&str>) -> Vec<u8> {
+    let tx = tx.map_or("null".to_string(), |t| format!("\"{t}\""));
+    format!(
+        r#"{{"type":"order callback","action":"{action}","status":"{status}","order_id":2876,"client_order_id":"shop-1","transaction_id":{tx},"received_amount_in_coins":0.00196864,"received_amount_in_fiat":"100.00","fiat_currency":"USD","crypto_currency":"btc","created_at":"2026-01-01 09:15","order_token":"{token}","order_expiration":60,"exchange_rate":50795.91}}"#
+    )
+    .into_bytes()
+}
+
+async fn setup() -> (
+    aws_sdk_dynamodb::Client,
+    String,
+    FakeCityPay,
+    shared::citypay::CitypayReceiver,
+    Docs,
+) {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    let (rx, docs) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    (client, table, fake, rx, docs)
+}
+
+fn flags(item: &Item) -> Vec<String> {
+    item.get("flags")
+        .map(|f| match f {
+            aws_sdk_dynamodb::types::AttributeValue::L(l) => {
+                l.iter().map(|v| v.as_s().unwrap().clone()).collect()
+            }
+            aws_sdk_dynamodb::types::AttributeValue::Ss(ss) => ss.clone(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default()
+}
+
+async fn open_orders(client: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
+    client
+        .query()
+        .table_name(table)
+        .index_name(schema::OPEN_INDEX)
+        .key_condition_expression("open_pk = :q")
+        .expression_attribute_values(
+            ":q",
+            aws_sdk_dynamodb::types::AttributeValue::S("citypay#order".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .count()
+}
+
+#[tokio::test]
+async fn confirmed_by_the_order_api_marks_the_order_paid() {
+    let (client, table, fake, rx, _) = setup().await;
+    fake.set_status("tok-a", "CONFIRMED");
+    let resp = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback("tok-a", "confirmation", "CONFIRMED", Some("957")),
+            None,
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(body_text(&resp), "ok");
+    assert_eq!(fake.lookups("tok-a").await, 1, "the order API was asked");
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-a"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("CONFIRMED"));
+    assert!(!st.contains_key(schema::OPEN_PK));
+    assert_eq!(s(&st, "client_order_id"), Some("shop-1"));
+    assert_eq!(s(&st, "expires_at_ms"), Some("4102444800000"));
+    let items = all_items(&client, &table).await;
+    let ev = of_type(&items, "event")[0];
+    assert_eq!(s(ev, "sk"), Some("event#confirmation#CONFIRMED#957"));
+    assert_eq!(
+        ev["details"].as_m().unwrap()["paid"].as_s().unwrap(),
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_confirmed_claim_does_not_mark_an_unpaid_order_paid() {
+    let (client, table, fake, rx, docs) = setup().await;
+    fake.set_status("tok-b", "IN_PROGRESS");
+    let resp = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback("tok-b", "confirmation", "CONFIRMED", Some("1")),
+            None,
+        ))
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the claim is stored as evidence"
+    );
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s(&st, "status"),
+        Some("IN_PROGRESS"),
+        "state follows the order API"
+    );
+    assert_eq!(
+        s(&st, schema::OPEN_PK),
+        Some("citypay#order"),
+        "still open for the reconciler"
+    );
+    let items = all_items(&client, &table).await;
+    let ev = of_type(&items, "event")[0];
+    assert!(flags(ev).contains(&"status_contradicted".to_string()));
+    assert!(!ev["details"].as_m().unwrap().contains_key("paid"));
+    assert_eq!(
+        ev["details"].as_m().unwrap()["confirmed_status"]
+            .as_s()
+            .unwrap(),
+        "IN_PROGRESS"
+    );
+    assert_eq!(total(&docs, "Flagged"), 1.0);
+}
+
+#[tokio::test]
+async fn slow_failing_or_unknown_order_api_stores_the_callback_unconfirmed() {
+    let (client, table, fake, rx, docs) = setup().await;
+    fake.set(
+        "tok-slow",
+        Answer::Slow(std::time::Duration::from_secs(3), "CONFIRMED".into()),
+    );
+    fake.set("tok-fail", Answer::HttpError(500));
+    fake.set("tok-gone", Answer::HttpError(404));
+    for (token, error) in [
+        ("tok-slow", "timeout"),
+        ("tok-fail", "http_error"),
+        ("tok-gone", "not_found"),
+    ] {
+        let resp = rx
+            .handle(post(
+                "citypay",
+                CITYPAY_TOKEN,
+                &callback(token, "confirmation", "CONFIRMED", Some("9")),
+                None,
+            ))
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{token}: stored, so acknowledged"
+        );
+        let st = state_item(&client, &table, "citypay", &order_record_key(token))
+            .await
+            .unwrap();
+        assert!(
+            !st.contains_key("status"),
+            "{token}: an unconfirmed claim sets no status"
+        );
+        assert_eq!(
+            s(&st, schema::OPEN_PK),
+            Some("citypay#order"),
+            "{token}: queued for the reconciler"
+        );
+        let items = all_items(&client, &table).await;
+        let ev = of_type(&items, "event")
+            .into_iter()
+            .find(|e| s(e, "record_key") == Some(order_record_key(token).as_str()))
+            .unwrap()
+            .clone();
+        assert!(flags(&ev).contains(&"unconfirmed".to_string()), "{token}");
+        assert_eq!(
+            ev["details"].as_m().unwrap()["confirm_error"]
+                .as_s()
+                .unwrap(),
+            error
+        );
+    }
+    assert_eq!(open_orders(&client, &table).await, 3);
+    assert_eq!(total(&docs, "Stored"), 3.0);
+}
+
+#[tokio::test]
+async fn a_repeated_callback_still_applies_the_newer_confirmed_status() {
+    let (client, table, fake, rx, docs) = setup().await;
+    let body = callback("tok-c", "receive_transaction", "IN_PROGRESS", Some("957"));
+    fake.set_status("tok-c", "PAID_UNCONFIRMED");
+    rx.handle(post("citypay", CITYPAY_TOKEN, &body, None)).await;
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-c"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("PAID_UNCONFIRMED"));
+
+    fake.set_status("tok-c", "CONFIRMED");
+    let resp = rx.handle(post("citypay", CITYPAY_TOKEN, &body, None)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(total(&docs, "Duplicate"), 1.0);
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-c"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s(&st, "status"),
+        Some("CONFIRMED"),
+        "the duplicate carried a newer confirmation"
+    );
+    assert_eq!(num(&st, "event_count"), Some(1));
+
+    fake.set_status("tok-c", "IN_PROGRESS");
+    rx.handle(post("citypay", CITYPAY_TOKEN, &body, None)).await;
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-c"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("CONFIRMED"), "final never regresses");
+}
+
+#[tokio::test]
+async fn expired_and_canceled_are_final_and_cancelled_spelling_is_accepted() {
+    let (client, table, fake, rx, _) = setup().await;
+    fake.set_status("tok-d", "CANCELLED");
+    rx.handle(post(
+        "citypay",
+        CITYPAY_TOKEN,
+        &callback("tok-d", "status_changed", "CANCELLED", None),
+        None,
+    ))
+    .await;
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-d"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("CANCELED"));
+    fake.set_status("tok-d", "CONFIRMED");
+    rx.handle(post(
+        "citypay",
+        CITYPAY_TOKEN,
+        &callback("tok-d", "confirmation", "CONFIRMED", Some("5")),
+        None,
+    ))
+    .await;
+    let st = state_item(&client, &table, "citypay", &order_record_key("tok-d"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("CANCELED"));
+    assert!(
+        flags(&st).contains(&"terminal_clash".to_string()),
+        "a payment after cancel needs a human"
+    );
+}
+
+#[tokio::test]
+async fn deposits_follow_their_callbacks() {
+    let (client, table, fake, rx, _) = setup().await;
+    for name in ["deposit-pending", "deposit-confirmed", "deposit-pending"] {
+        let resp = rx
+            .handle(post(
+                "citypay",
+                CITYPAY_TOKEN,
+                &fixture_of("citypay", name),
+                None,
+            ))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{name}");
+    }
+    let st = state_item(&client, &table, "citypay", &deposit_record_key("tx-5001"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("Confirmed"));
+    assert_eq!(s(&st, "deposit_token"), Some("customer-77"));
+    let items = all_items(&client, &table).await;
+    let events = of_type(&items, "event");
+    assert_eq!(
+        events.len(),
+        2,
+        "Pending and Confirmed, the repeat is a duplicate"
+    );
+    for ev in events {
+        assert_eq!(
+            ev["details"].as_m().unwrap()["created_at"].as_s().unwrap(),
+            "2026-01-01 11:00",
+            "crated_at read too"
+        );
+    }
+    assert_eq!(
+        fake.lookups("customer-77").await,
+        0,
+        "deposits have no query API"
+    );
+}
+
+#[tokio::test]
+async fn every_sample_body_is_accepted() {
+    let (client, table, _fake, rx, _) = setup().await;
+    for name in [
+        "order-created",
+        "order-transaction",
+        "order-confirmed",
+        "order-confirmed-paid",
+        "order-strings",
+        "deposit-pending",
+        "deposit-confirmed",
+    ] {
+        let resp = rx
+            .handle(post(
+                "citypay",
+                CITYPAY_TOKEN,
+                &fixture_of("citypay", name),
+                None,
+            ))
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{name}: {}",
+            body_text(&resp)
+        );
+    }
+    let st = state_item(
+        &client,
+        &table,
+        "citypay",
+        &order_record_key("paid-order-2002"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s(&st, "status"), Some("CONFIRMED"));
+    let st = state_item(
+        &client,
+        &table,
+        "citypay",
+        &order_record_key("underpaid-order-1002"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s(&st, "status"),
+        Some("UNDERPAID"),
+        "the claim said Paid/Unconfirmed; the API decides"
+    );
+    let st = state_item(
+        &client,
+        &table,
+        "citypay",
+        &order_record_key("local-order-1001"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s(&st, "status"),
+        Some("IN_PROGRESS"),
+        "a CONFIRMED claim the API does not back"
+    );
+    assert_eq!(num(&st, "event_count"), Some(3));
+}
+
+#[tokio::test]
+async fn bad_token_and_bad_bodies_store_nothing_and_ask_nothing() {
+    let (client, table, fake, rx, _) = setup().await;
+    let good = callback("tok-e", "confirmation", "CONFIRMED", Some("1"));
+    let cases: Vec<(lambda_http::Request, u16)> = vec![
+        (
+            post("citypay", "guessed-token-0123456789abc", &good, None),
+            401,
+        ),
+        (post("citypay", "", &good, None), 401),
+        (
+            post(
+                "citypay",
+                CITYPAY_TOKEN,
+                br#"{"type":"order callback","status":"CONFIRMED"}"#,
+                None,
+            ),
+            400,
+        ),
+        (
+            post(
+                "citypay",
+                CITYPAY_TOKEN,
+                br#"{"type":"deposit callback","status":"Confirmed"}"#,
+                None,
+            ),
+            400,
+        ),
+        (
+            post("citypay", CITYPAY_TOKEN, br#"{"status":"CONFIRMED"}"#, None),
+            400,
+        ),
+        (
+            post(
+                "citypay",
+                CITYPAY_TOKEN,
+                br#"{"type":"order callback","order_token":"x"}"#,
+                None,
+            ),
+            400,
+        ),
+        (
+            post(
+                "citypay",
+                CITYPAY_TOKEN,
+                b"order_token=x&status=CONFIRMED",
+                None,
+            ),
+            400,
+        ),
+    ];
+    for (i, (req, status)) in cases.into_iter().enumerate() {
+        let resp = rx.handle(req).await;
+        assert_eq!(
+            resp.status().as_u16(),
+            status,
+            "case {i}: {}",
+            body_text(&resp)
+        );
+    }
+    assert!(all_items(&client, &table).await.is_empty());
+    assert_eq!(
+        fake.lookups("tok-e").await,
+        0,
+        "no order API call for a refused callback"
+    );
+    assert_eq!(fake.lookups("x").await, 0);
+}
+
+#[tokio::test]
+async fn missing_type_is_inferred_from_the_token_field() {
+    let (client, table, fake, rx, _) = setup().await;
+    fake.set_status("tok-f", "IN_PROGRESS");
+    let body = br#"{"action":"order_created","status":"IN_PROGRESS","order_token":"tok-f"}"#;
+    assert_eq!(
+        rx.handle(post("citypay", CITYPAY_TOKEN, body, None))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let items = all_items(&client, &table).await;
+    let ev = of_type(&items, "event")[0];
+    assert_eq!(s(ev, "sk"), Some("event#order_created#IN_PROGRESS#-"));
+    assert!(flags(ev).contains(&"missing_type".to_string()));
+}
