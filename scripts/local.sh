@@ -8,21 +8,32 @@ cd "$ROOT"
 
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 WATCH_PORT="${WATCH_PORT:-9000}"
+FAKE_CITYPAY_PORT="${FAKE_CITYPAY_PORT:-9100}"
 ensure_cargo_lambda
 mkdir -p "$ROOT/.local"
 log "starting DynamoDB Local on port $DYNAMODB_PORT"
 start_dynamodb "$DYNAMODB_PORT" "$ROOT/.local/dynamodb-local.log"
-trap 'kill "$DYNAMODB_PID" 2>/dev/null || true' EXIT
 use_local_aws "$DYNAMODB_PORT"
+
+# CityPay's order API is not reachable from a laptop's tests: a loopback fake
+# answers by token prefix (paid-... CONFIRMED, expired-... EXPIRED, others IN_PROGRESS).
+log "starting the fake CityPay order API on port $FAKE_CITYPAY_PORT"
+cargo build --quiet --package xtask
+"$CARGO_TARGET_DIR/debug/xtask" fake-citypay "$FAKE_CITYPAY_PORT" &
+FAKE_PID=$!
+trap 'kill "$DYNAMODB_PID" "$FAKE_PID" 2>/dev/null || true' EXIT
 
 # Local settings. The credentials are the documented local ones, never real.
 export TABLE_NAME="${TABLE_NAME:-payment-webhooks-local}"
 export CCPAYMENT_APP_ID="${CCPAYMENT_APP_ID:-local-ccpayment-app-id}"
 export CCPAYMENT_APP_SECRET="${CCPAYMENT_APP_SECRET:-local-ccpayment-app-secret}"
 # The committed events/ files carry a fixed 2026-01-01 timestamp, so locally the
-# window is ten years wide; scripts/post-ccpayment.sh signs with the current time
+# window is ten years wide; scripts/post.sh signs with the current time
 # and works with the production default (300) too.
 export CCPAYMENT_TIMESTAMP_WINDOW_SECS="${CCPAYMENT_TIMESTAMP_WINDOW_SECS:-315360000}"
+export ALCHEMYPAY_PATH_TOKEN="${ALCHEMYPAY_PATH_TOKEN:-local-alchemypay-path-token-0123456789}"
+export CITYPAY_PATH_TOKEN="${CITYPAY_PATH_TOKEN:-local-citypay-path-token-0123456789}"
+export CITYPAY_API_BASE="${CITYPAY_API_BASE:-http://127.0.0.1:$FAKE_CITYPAY_PORT}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 log "creating table $TABLE_NAME"

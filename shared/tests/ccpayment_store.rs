@@ -1,5 +1,7 @@
 //! The CCPayment receiver end to end against DynamoDB Local.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 mod support;
 
 use lambda_http::http::StatusCode;

@@ -1,6 +1,8 @@
 //! The CityPay receiver against DynamoDB Local and a loopback fake of CityPay's
 //! order API: a callback is a claim, the order API is the proof.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 mod support;
 
 use lambda_http::http::StatusCode;

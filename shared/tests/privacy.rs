@@ -2,6 +2,8 @@
 //! One test per binary: `tracing` caches per-callsite interest process-wide, so a
 //! log capture is only reliable when no other test runs beside it.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 mod support;
 
 use lambda_http::http::StatusCode;

@@ -93,14 +93,46 @@ fn table_keeps_payment_records() {
 }
 
 #[test]
-fn ccpayment_function_is_routed_and_built_with_cargo_lambda() {
+fn every_receiver_is_routed_and_built_with_cargo_lambda() {
     let t = template();
-    let f = &t["Resources"]["CcpaymentWebhookFunction"];
-    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
-    assert_eq!(f["Properties"]["CodeUri"], "functions/ccpayment-webhook");
-    let event = &f["Properties"]["Events"]["Notification"]["Properties"];
-    assert_eq!(event["Path"], "/webhooks/ccpayment");
-    assert_eq!(event["Method"], "POST");
+    for (resource, package, path) in [
+        (
+            "CcpaymentWebhookFunction",
+            "ccpayment-webhook",
+            "/webhooks/ccpayment",
+        ),
+        (
+            "AlchemypayWebhookFunction",
+            "alchemypay-webhook",
+            "/webhooks/alchemypay/{token}",
+        ),
+        (
+            "CitypayWebhookFunction",
+            "citypay-webhook",
+            "/webhooks/citypay/{token}",
+        ),
+    ] {
+        let f = &t["Resources"][resource];
+        assert_eq!(
+            f["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{resource}"
+        );
+        assert_eq!(
+            f["Properties"]["CodeUri"],
+            format!("functions/{package}").as_str()
+        );
+        assert!(
+            std::path::Path::new(&format!(
+                "{}/../functions/{package}/Cargo.toml",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .exists(),
+            "{package} is a workspace package"
+        );
+        let event = &f["Properties"]["Events"]["Notification"]["Properties"];
+        assert_eq!(event["Path"], path, "{resource}");
+        assert_eq!(event["Method"], "POST");
+    }
     assert_eq!(t["Globals"]["Function"]["Architectures"][0], "arm64");
     assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
     assert_eq!(t["Globals"]["Function"]["Handler"], "bootstrap");

@@ -1,13 +1,13 @@
-//! Writes `events/ccpayment/*.json`: API Gateway HTTP API (payload 2.0) events
-//! around the sample bodies in `shared/tests/fixtures`, signed with the local
-//! credentials, plus `expected.json` with the status each one must get.
+//! Writes `events/<provider>/*.json`: API Gateway HTTP API (payload 2.0) events
+//! around the sample bodies in `shared/tests/fixtures`, plus `expected.json` with
+//! the status each must get and the local credentials they were made with.
 //!
-//! Timestamps are fixed so the files never change between runs; the local stack
-//! widens the timestamp window to match (see the README).
+//! CCPayment events are signed with a fixed timestamp so the files never change
+//! between runs; the local stack widens the timestamp window to match (README).
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use shared::ccpayment::sign;
@@ -16,32 +16,54 @@ use crate::Result;
 
 pub const LOCAL_APP_ID: &str = "local-ccpayment-app-id";
 pub const LOCAL_APP_SECRET: &str = "local-ccpayment-app-secret";
+pub const LOCAL_ALCHEMYPAY_TOKEN: &str = "local-alchemypay-path-token-0123456789";
+pub const LOCAL_CITYPAY_TOKEN: &str = "local-citypay-path-token-0123456789";
 /// 2026-01-01T00:00:00Z.
 pub const SIGNED_AT: &str = "1767225600";
 
-enum Mutation {
+enum Change {
     None,
     BadSignature,
     Timestamp(&'static str),
     AppId(&'static str),
     DropSign,
+    Token(&'static str),
     Body(String),
 }
 
 struct Case {
     name: &'static str,
     fixture: &'static str,
-    mutation: Mutation,
+    change: Change,
     status: u16,
 }
 
-fn cases() -> Vec<Case> {
-    let ok = |name, fixture| Case {
+fn ok(name: &'static str, fixture: &'static str) -> Case {
+    Case {
         name,
         fixture,
-        mutation: Mutation::None,
+        change: Change::None,
         status: 200,
-    };
+    }
+}
+
+fn bad(name: &'static str, fixture: &'static str, change: Change, status: u16) -> Case {
+    Case {
+        name,
+        fixture,
+        change,
+        status,
+    }
+}
+
+fn oversized(key: &str) -> Change {
+    Change::Body(format!(
+        r#"{{"{key}":"1","padding":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    ))
+}
+
+fn ccpayment_cases() -> Vec<Case> {
     vec![
         ok("api-deposit", "api-deposit"),
         ok("api-deposit-pending", "api-deposit-pending"),
@@ -58,108 +80,151 @@ fn cases() -> Vec<Case> {
         ok("refund", "refund"),
         ok("unknown-type", "unknown-type"),
         ok("numbers-as-numbers", "numbers-as-numbers"),
-        Case {
-            name: "reject-bad-signature",
-            fixture: "api-deposit",
-            mutation: Mutation::BadSignature,
-            status: 401,
-        },
-        Case {
-            name: "reject-stale-timestamp",
-            fixture: "api-deposit",
-            mutation: Mutation::Timestamp("1000000000"),
-            status: 401,
-        },
-        Case {
-            name: "reject-future-timestamp",
-            fixture: "api-deposit",
-            mutation: Mutation::Timestamp("4102444800"),
-            status: 401,
-        },
-        Case {
-            name: "reject-wrong-appid",
-            fixture: "api-deposit",
-            mutation: Mutation::AppId("someone-else"),
-            status: 401,
-        },
-        Case {
-            name: "reject-missing-sign",
-            fixture: "api-deposit",
-            mutation: Mutation::DropSign,
-            status: 401,
-        },
-        Case {
-            name: "reject-malformed-json",
-            fixture: "api-deposit",
-            mutation: Mutation::Body(
-                r#"{"pay_status":"success","record_id":"2023022012135316"#.to_string(),
+        bad(
+            "reject-bad-signature",
+            "api-deposit",
+            Change::BadSignature,
+            401,
+        ),
+        bad(
+            "reject-stale-timestamp",
+            "api-deposit",
+            Change::Timestamp("1000000000"),
+            401,
+        ),
+        bad(
+            "reject-future-timestamp",
+            "api-deposit",
+            Change::Timestamp("4102444800"),
+            401,
+        ),
+        bad(
+            "reject-wrong-appid",
+            "api-deposit",
+            Change::AppId("someone-else"),
+            401,
+        ),
+        bad("reject-missing-sign", "api-deposit", Change::DropSign, 401),
+        bad(
+            "reject-malformed-json",
+            "api-deposit",
+            Change::Body(r#"{"pay_status":"success","record_id":"2023022012135316"#.into()),
+            400,
+        ),
+        bad(
+            "reject-missing-record-id",
+            "api-deposit",
+            Change::Body(
+                r#"{"pay_status":"success","order_type":"API Deposit","paid_amount":"10"}"#.into(),
             ),
-            status: 400,
-        },
-        Case {
-            name: "reject-missing-record-id",
-            fixture: "api-deposit",
-            mutation: Mutation::Body(
-                r#"{"pay_status":"success","order_type":"API Deposit","paid_amount":"10"}"#
-                    .to_string(),
-            ),
-            status: 400,
-        },
-        Case {
-            name: "reject-too-large",
-            fixture: "api-deposit",
-            mutation: Mutation::Body(format!(
-                r#"{{"pay_status":"success","order_type":"API Deposit","record_id":"1","padding":"{}"}}"#,
-                "x".repeat(70 * 1024)
-            )),
-            status: 413,
-        },
+            400,
+        ),
+        bad(
+            "reject-too-large",
+            "api-deposit",
+            oversized("record_id"),
+            413,
+        ),
+    ]
+}
+
+fn alchemypay_cases() -> Vec<Case> {
+    vec![
+        ok("init", "init"),
+        ok("refunding", "refunding"),
+        ok("success", "success"),
+        ok("success-resent", "success"),
+        ok("fail", "fail"),
+        ok("cancel", "cancel"),
+        ok("shipping-info-object", "shipping-object"),
+        ok("shipping-info-string", "shipping-string"),
+        ok("numbers-as-numbers", "numbers"),
+        ok("apply-fee-documentation-bug", "apply-fee-bug"),
+        ok("unknown-status", "unknown-status"),
+        bad(
+            "reject-wrong-token",
+            "success",
+            Change::Token("guessed-token-0123456789abcdef"),
+            401,
+        ),
+        bad(
+            "reject-missing-order-no",
+            "success",
+            Change::Body(r#"{"status":"SUCCESS","cardNumber":""}"#.into()),
+            400,
+        ),
+        bad(
+            "reject-not-json",
+            "success",
+            Change::Body("orderNo=1&status=SUCCESS".into()),
+            400,
+        ),
+        bad("reject-too-large", "success", oversized("orderNo"), 413),
+    ]
+}
+
+fn citypay_cases() -> Vec<Case> {
+    vec![
+        ok("order-created", "order-created"),
+        ok("order-transaction", "order-transaction"),
+        ok("order-confirmed-claim-unbacked", "order-confirmed"),
+        ok("order-confirmed", "order-confirmed-paid"),
+        ok("order-string-values", "order-strings"),
+        ok("deposit-pending", "deposit-pending"),
+        ok("deposit-confirmed", "deposit-confirmed"),
+        bad(
+            "reject-wrong-token",
+            "order-confirmed-paid",
+            Change::Token("guessed-token-0123456789abcdef"),
+            401,
+        ),
+        bad(
+            "reject-missing-order-token",
+            "order-confirmed-paid",
+            Change::Body(r#"{"type":"order callback","status":"CONFIRMED"}"#.into()),
+            400,
+        ),
+        bad(
+            "reject-unknown-kind",
+            "order-confirmed-paid",
+            Change::Body(r#"{"status":"CONFIRMED"}"#.into()),
+            400,
+        ),
     ]
 }
 
 pub fn generate() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let fixtures = root.join("shared/tests/fixtures/ccpayment");
-    let out = root.join("events/ccpayment");
+    let mut total = 0;
+    for (provider, cases) in [
+        ("ccpayment", ccpayment_cases()),
+        ("alchemypay", alchemypay_cases()),
+        ("citypay", citypay_cases()),
+    ] {
+        total += write_provider(&root, provider, cases)?;
+    }
+    println!(
+        "wrote {total} events under {}",
+        root.join("events").display()
+    );
+    Ok(())
+}
+
+fn write_provider(root: &Path, provider: &str, cases: Vec<Case>) -> Result<usize> {
+    let fixtures = root.join("shared/tests/fixtures").join(provider);
+    let out: PathBuf = root.join("events").join(provider);
     fs::create_dir_all(&out)?;
     let mut expected = BTreeMap::new();
-    for case in cases() {
+    for case in &cases {
         let fixture = fs::read_to_string(fixtures.join(format!("{}.json", case.fixture)))?;
         let mut body = fixture.trim_end_matches('\n').to_string();
-        let mut app_id = LOCAL_APP_ID;
-        let mut timestamp = SIGNED_AT;
-        let mut signature = None;
-        match &case.mutation {
-            Mutation::None | Mutation::DropSign => {}
-            Mutation::BadSignature => {
-                signature = Some(sign(
-                    LOCAL_APP_ID,
-                    "not-the-secret",
-                    SIGNED_AT,
-                    body.as_bytes(),
-                ))
-            }
-            Mutation::Timestamp(ts) => timestamp = ts,
-            Mutation::AppId(id) => app_id = id,
-            Mutation::Body(b) => body = b.clone(),
+        if let Change::Body(b) = &case.change {
+            body = b.clone();
         }
-        let signature =
-            signature.unwrap_or_else(|| sign(app_id, LOCAL_APP_SECRET, timestamp, body.as_bytes()));
-        let mut headers = json!({
-            "content-type": "application/json; charset=utf-8",
-            "appid": app_id,
-            "timestamp": timestamp,
-            "sign": signature,
-            "user-agent": "Go-http-client/1.1",
-            "host": "abc123.execute-api.us-east-1.amazonaws.com",
-            "content-length": body.len().to_string(),
-        });
-        if matches!(case.mutation, Mutation::DropSign) {
-            if let Some(h) = headers.as_object_mut() {
-                h.remove("sign");
-            }
-        }
-        let event = envelope(headers, &body);
+        let event = match provider {
+            "ccpayment" => ccpayment_event(case, &body),
+            _ => token_event(provider, case, &body),
+        };
         let file = format!("{}.json", case.name);
         fs::write(
             out.join(&file),
@@ -167,25 +232,87 @@ pub fn generate() -> Result<()> {
         )?;
         expected.insert(file, case.status);
     }
-    let manifest = json!({
-        "app_id": LOCAL_APP_ID,
-        "app_secret": LOCAL_APP_SECRET,
-        "signed_at": SIGNED_AT,
-        "expected_status": expected,
-    });
+    let mut manifest = json!({ "expected_status": expected });
+    let extra = match provider {
+        "ccpayment" => {
+            json!({"app_id": LOCAL_APP_ID, "app_secret": LOCAL_APP_SECRET, "signed_at": SIGNED_AT})
+        }
+        "alchemypay" => json!({"path_token": LOCAL_ALCHEMYPAY_TOKEN}),
+        _ => json!({"path_token": LOCAL_CITYPAY_TOKEN}),
+    };
+    if let (Some(m), Some(e)) = (manifest.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
     fs::write(
         out.join("expected.json"),
         serde_json::to_string_pretty(&manifest)? + "\n",
     )?;
-    println!("wrote {} events to {}", expected.len(), out.display());
-    Ok(())
+    Ok(cases.len())
 }
 
-fn envelope(headers: Value, body: &str) -> Value {
-    json!({
+fn ccpayment_event(case: &Case, body: &str) -> Value {
+    let mut app_id = LOCAL_APP_ID;
+    let mut timestamp = SIGNED_AT;
+    let mut secret = LOCAL_APP_SECRET;
+    match &case.change {
+        Change::BadSignature => secret = "not-the-secret",
+        Change::Timestamp(ts) => timestamp = ts,
+        Change::AppId(id) => app_id = id,
+        _ => {}
+    }
+    let signature = sign(app_id, secret, timestamp, body.as_bytes());
+    let mut headers = json!({
+        "content-type": "application/json; charset=utf-8",
+        "appid": app_id,
+        "timestamp": timestamp,
+        "sign": signature,
+        "user-agent": "Go-http-client/1.1",
+    });
+    if matches!(case.change, Change::DropSign) {
+        if let Some(h) = headers.as_object_mut() {
+            h.remove("sign");
+        }
+    }
+    envelope(
+        "/webhooks/ccpayment",
+        "POST /webhooks/ccpayment",
+        None,
+        headers,
+        body,
+    )
+}
+
+fn token_event(provider: &str, case: &Case, body: &str) -> Value {
+    let token = match (&case.change, provider) {
+        (Change::Token(t), _) => *t,
+        (_, "alchemypay") => LOCAL_ALCHEMYPAY_TOKEN,
+        _ => LOCAL_CITYPAY_TOKEN,
+    };
+    let headers = json!({
+        "content-type": "application/json",
+        "user-agent": format!("{provider}-notifier/1.0"),
+    });
+    envelope(
+        &format!("/webhooks/{provider}/{token}"),
+        &format!("POST /webhooks/{provider}/{{token}}"),
+        Some(token),
+        headers,
+        body,
+    )
+}
+
+fn envelope(path: &str, route: &str, token: Option<&str>, mut headers: Value, body: &str) -> Value {
+    if let Some(h) = headers.as_object_mut() {
+        h.insert(
+            "host".into(),
+            "abc123.execute-api.us-east-1.amazonaws.com".into(),
+        );
+        h.insert("content-length".into(), body.len().to_string().into());
+    }
+    let mut event = json!({
         "version": "2.0",
-        "routeKey": "POST /webhooks/ccpayment",
-        "rawPath": "/webhooks/ccpayment",
+        "routeKey": route,
+        "rawPath": path,
         "rawQueryString": "",
         "headers": headers,
         "requestContext": {
@@ -195,18 +322,22 @@ fn envelope(headers: Value, body: &str) -> Value {
             "domainPrefix": "abc123",
             "http": {
                 "method": "POST",
-                "path": "/webhooks/ccpayment",
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.10",
-                "userAgent": "Go-http-client/1.1"
+                "userAgent": "notifier"
             },
             "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "routeKey": "POST /webhooks/ccpayment",
+            "routeKey": route,
             "stage": "$default",
             "time": "01/Jan/2026:00:00:00 +0000",
             "timeEpoch": 1767225600000_i64
         },
         "body": body,
         "isBase64Encoded": false
-    })
+    });
+    if let (Some(t), Some(e)) = (token, event.as_object_mut()) {
+        e.insert("pathParameters".into(), json!({ "token": t }));
+    }
+    event
 }

@@ -3,6 +3,7 @@
 //! cargo xtask create-table      create the table (TABLE_NAME) in DynamoDB Local
 //! cargo xtask records [PREFIX]  print every item, or those whose pk starts with PREFIX
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
+//! cargo xtask fake-citypay PORT serve a fake CityPay order API on 127.0.0.1:PORT
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -21,8 +22,11 @@ async fn main() -> ExitCode {
         Some("create-table") => create_table().await,
         Some("records") => records(args.get(1).map(String::as_str)).await,
         Some("gen-events") => events::generate(),
+        Some("fake-citypay") => fake_citypay(args.get(1).map(String::as_str)).await,
         _ => {
-            eprintln!("usage: cargo xtask <create-table | records [PREFIX] | gen-events>");
+            eprintln!(
+                "usage: cargo xtask <create-table | records [PREFIX] | gen-events | fake-citypay PORT>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -74,5 +78,16 @@ async fn records(prefix: Option<&str>) -> Result<()> {
         }
     }
     eprintln!("{count} item(s)");
+    Ok(())
+}
+
+/// Runs until killed. Order tokens answer by prefix (`paid-...` CONFIRMED, ...):
+/// see `testkit::citypay`.
+async fn fake_citypay(port: Option<&str>) -> Result<()> {
+    let port: u16 = port.unwrap_or("9100").parse()?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    let fake = testkit::citypay::FakeCityPay::start_on(listener).await;
+    println!("fake CityPay order API on {}", fake.base_url());
+    std::future::pending::<()>().await;
     Ok(())
 }
