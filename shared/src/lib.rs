@@ -13,6 +13,7 @@ pub mod hashing;
 pub mod intake;
 pub mod logging;
 pub mod metrics;
+pub mod reconcile;
 pub mod request;
 pub mod response;
 pub mod secret;

@@ -1,5 +1,6 @@
 //! CCPayment v1.0 webhook notifications: signature, parsing, the receiver.
 
+pub mod api;
 pub mod notification;
 pub mod receiver;
 pub mod signature;

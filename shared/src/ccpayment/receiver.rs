@@ -66,9 +66,29 @@ impl CcpaymentReceiver {
     pub async fn handle_at(&self, req: Request, now_unix: i64) -> Response<Body> {
         let started = std::time::Instant::now();
         let accepted = self.accept(&req, now_unix);
-        self.backend
+        // Authentic-looking deliveries we refused are what a secret change or a clock
+        // problem looks like: CCPayment logs them as failed, so their hour is resent first.
+        let evidence = matches!(
+            &accepted,
+            Err(Rejection::Unauthorized {
+                code: "signature_mismatch" | "stale_timestamp",
+                ..
+            })
+        );
+        let resp = self
+            .backend
             .respond(PROVIDER, started, accepted, SUCCESS_BODY)
-            .await
+            .await;
+        if evidence || resp.status().is_server_error() {
+            // Best effort: with the database down this fails too, and the routine
+            // window for this hour still covers it.
+            if let Err(e) =
+                crate::reconcile::windows::mark_suspect(&self.backend.store, now_unix).await
+            {
+                tracing::warn!(provider = PROVIDER, error = %e, "could not mark the hour as suspect");
+            }
+        }
+        resp
     }
 
     fn accept(&self, req: &Request, now_unix: i64) -> Result<Delivery, Rejection> {

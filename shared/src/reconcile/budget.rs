@@ -1,0 +1,129 @@
+//! CCPayment's resend allowance: at most one call a minute and `daily_cap` calls a
+//! day. "A day" in CCPayment's own time zone is not documented, so the cap holds
+//! over every rolling 24 hours, which keeps it within any calendar day too.
+//!
+//! The budget is one item. A slot is taken by a write conditioned on the version
+//! read, so concurrent reconciler runs can never both take the last slot; a call is
+//! only made after its slot is taken, and a taken slot counts even if the call fails.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::store::{Store, StoreError};
+
+pub const PK: &str = "reconciler#ccpayment";
+const SK: &str = "resend-budget";
+const DAY: i64 = 86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Taken,
+    /// The last call was less than `min_interval` ago.
+    TooSoon,
+    /// `daily_cap` calls in the last 24 hours.
+    Exhausted,
+    /// Another run took the budget item between our read and write.
+    Contended,
+}
+
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub daily_cap: u32,
+    pub min_interval_secs: i64,
+}
+
+struct Read {
+    calls: Vec<i64>,
+    version: Option<i64>,
+}
+
+impl Budget {
+    async fn read(&self, store: &Store) -> Result<Read, StoreError> {
+        let out = store
+            .client()
+            .get_item()
+            .table_name(store.table())
+            .key("pk", AttributeValue::S(PK.into()))
+            .key("sk", AttributeValue::S(SK.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Dynamo(DisplayErrorContext(&e).to_string()))?;
+        let item: HashMap<String, AttributeValue> = out.item().cloned().unwrap_or_default();
+        let calls = item
+            .get("calls")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_n().ok()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok()?.parse().ok());
+        Ok(Read { calls, version })
+    }
+
+    /// Calls made in the 24 hours before `now`.
+    pub async fn used(&self, store: &Store, now: i64) -> Result<u32, StoreError> {
+        let r = self.read(store).await?;
+        Ok(r.calls.iter().filter(|t| **t > now - DAY).count() as u32)
+    }
+
+    pub async fn left(&self, store: &Store, now: i64) -> Result<u32, StoreError> {
+        Ok(self.daily_cap.saturating_sub(self.used(store, now).await?))
+    }
+
+    pub async fn take(&self, store: &Store, now: i64) -> Result<Slot, StoreError> {
+        let r = self.read(store).await?;
+        let mut recent: Vec<i64> = r.calls.into_iter().filter(|t| *t > now - DAY).collect();
+        recent.sort_unstable();
+        if recent
+            .last()
+            .is_some_and(|last| now - last < self.min_interval_secs)
+        {
+            return Ok(Slot::TooSoon);
+        }
+        if recent.len() >= self.daily_cap as usize {
+            return Ok(Slot::Exhausted);
+        }
+        recent.push(now);
+        let next_version = r.version.unwrap_or(0) + 1;
+        let mut put = store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .item("pk", AttributeValue::S(PK.into()))
+            .item("sk", AttributeValue::S(SK.into()))
+            .item("item_type", AttributeValue::S("resend_budget".into()))
+            .item(
+                "calls",
+                AttributeValue::L(
+                    recent
+                        .iter()
+                        .map(|t| AttributeValue::N(t.to_string()))
+                        .collect(),
+                ),
+            )
+            .item("version", AttributeValue::N(next_version.to_string()));
+        put = match r.version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(Slot::Taken),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Slot::Contended)
+            }
+            Err(e) => Err(StoreError::Dynamo(DisplayErrorContext(&e).to_string())),
+        }
+    }
+}

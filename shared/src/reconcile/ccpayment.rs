@@ -1,0 +1,153 @@
+//! CCPayment recovery: one resend call per run at most, for the most urgent open
+//! window, within the budget; and `bill/info` for API deposits and withdrawals
+//! still not final after a while.
+
+use std::collections::BTreeMap;
+
+use super::budget::Slot;
+use super::windows::{self, Window};
+use super::{open_items, Reconciler, Summary};
+use crate::ccpayment::api::{CcpaymentApi, ResendRequest};
+use crate::ccpayment::PROVIDER;
+use crate::store::{Delivery, StatusChange, StoreError};
+
+impl Reconciler {
+    pub(super) async fn resend_step(
+        &self,
+        api: &CcpaymentApi,
+        now: i64,
+        sum: &mut Summary,
+    ) -> Result<(), StoreError> {
+        let c = &self.config;
+        let initial = now - c.resend_backfill_hours * windows::HOUR;
+        sum.windows_opened =
+            windows::advance_cursor(&self.store, now, c.resend_settle_secs, initial, 48).await?;
+        let open = windows::open_windows(&self.store).await?;
+        if let Some(w) = windows::pick(&open, now, c.resend_settle_secs) {
+            let slot = c.budget.take(&self.store, now).await?;
+            sum.resend_outcome = Some(match slot {
+                Slot::Taken => self.ask(api, w, now, sum).await?,
+                Slot::TooSoon => "budget: last call under a minute ago".into(),
+                Slot::Exhausted => "budget: daily cap reached".into(),
+                Slot::Contended => "budget: taken by a concurrent run".into(),
+            });
+        }
+        let open = windows::open_windows(&self.store).await?;
+        let eligible = open
+            .iter()
+            .filter(|w| w.reason == windows::Reason::Manual || w.end + c.resend_settle_secs <= now)
+            .count();
+        sum.windows_open = open.len();
+        sum.windows_due = eligible;
+        sum.oldest_open_window_age_secs = open.iter().map(|w| now - w.start).max().unwrap_or(0);
+        sum.budget_left = Some(c.budget.left(&self.store, now).await?);
+        if eligible > c.backlog_warn_windows {
+            tracing::warn!(
+                windows_due = eligible,
+                budget_left = sum.budget_left,
+                oldest_open_window_age_secs = sum.oldest_open_window_age_secs,
+                "resend queue is growing: more windows are due than one call a run can drain; see README 'Resend arithmetic'"
+            );
+        }
+        Ok(())
+    }
+
+    async fn ask(
+        &self,
+        api: &CcpaymentApi,
+        w: &Window,
+        now: i64,
+        sum: &mut Summary,
+    ) -> Result<String, StoreError> {
+        let request = ResendRequest {
+            start: w.start,
+            end: w.end,
+            webhook_result: w.webhook_result.clone(),
+            transaction_type: w.transaction_type.clone(),
+        };
+        sum.resend_calls += 1;
+        match api.resend(&request, now).await {
+            Ok(count) => {
+                windows::mark_done(&self.store, w, now, count).await?;
+                sum.resent_notifications += count;
+                Ok(format!(
+                    "window {} asked ({}), {count} to resend",
+                    w.start, w.webhook_result
+                ))
+            }
+            Err(e) => {
+                windows::mark_failed(&self.store, w, now, &e.to_string()).await?;
+                Ok(format!("window {} failed: {e}", w.start))
+            }
+        }
+    }
+
+    pub(super) async fn bill_info_step(
+        &self,
+        api: &CcpaymentApi,
+        now: i64,
+        sum: &mut Summary,
+    ) -> Result<(), StoreError> {
+        let older_than_ms = (now - self.config.bill_info_after_secs) * 1000;
+        // Deposits and withdrawals are never mixed in one call.
+        for kind in ["API Deposit", "API Withdrawal"] {
+            let items = open_items(
+                &self.store,
+                &format!("{PROVIDER}#{kind}"),
+                older_than_ms,
+                1000,
+            )
+            .await?;
+            let mut by_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for item in &items {
+                let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                if let (Some(order), Some(record)) = (text("merchant_order_id"), text("record_key"))
+                {
+                    by_order.entry(order).or_default().push(record);
+                }
+            }
+            let ids: Vec<String> = by_order.keys().cloned().collect();
+            for batch in ids.chunks(100) {
+                sum.bill_info_calls += 1;
+                let infos = match api.bill_info(batch, now).await {
+                    Ok(i) => i,
+                    Err(e) => {
+                        sum.errors.push(format!("bill/info ({kind}): {e}"));
+                        continue;
+                    }
+                };
+                for info in infos {
+                    let Some(status) = final_status(&info.status) else {
+                        continue;
+                    };
+                    for record in by_order.get(&info.merchant_order_id).into_iter().flatten() {
+                        let mut d = Delivery::new(
+                            PROVIDER,
+                            record.clone(),
+                            Vec::new(),
+                            status.name.clone(),
+                            b"",
+                            String::new(),
+                        );
+                        d.status = Some(status.clone());
+                        d.flags.insert("reconciled_by_bill_info".into());
+                        if self.store.advance_state(&d).await? {
+                            sum.records_reconciled += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `bill/info` speaks `Successful`/`Failed`; the webhooks `success`/`failed`.
+fn final_status(order_status: &str) -> Option<StatusChange> {
+    let name = match order_status.trim().to_ascii_lowercase().as_str() {
+        "successful" | "success" => "success",
+        "failed" | "fail" => "failed",
+        _ => return None,
+    };
+    StatusChange::ranked(name, Some((3, true)))
+}

@@ -1,0 +1,302 @@
+//! The scheduled reconciler: makes sure no notification stays lost, within each
+//! provider's limits. Every step is bounded; a failing step is reported and the
+//! others still run.
+
+pub mod budget;
+mod ccpayment;
+mod citypay;
+pub mod request;
+pub mod windows;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+
+use crate::ccpayment::api::CcpaymentApi;
+use crate::ccpayment::Credentials;
+use crate::citypay::OrderApi;
+use crate::config::{self, ConfigError};
+use crate::metrics::{Metrics, Unit};
+use crate::secret::Secret;
+use crate::store::schema::{OPEN_INDEX, OPEN_PK, OPEN_SINCE};
+use crate::store::{Store, StoreError};
+
+use budget::Budget;
+
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
+    /// `None` when CCPayment is not configured: its steps are skipped.
+    pub ccpayment: Option<(String, Credentials)>,
+    pub citypay_api_base: String,
+    pub budget: Budget,
+    pub resend_settle_secs: i64,
+    pub resend_backfill_hours: i64,
+    pub backlog_warn_windows: usize,
+    pub bill_info_after_secs: i64,
+    pub citypay_recheck_per_run: i32,
+    pub stale_after_secs: i64,
+    pub api_timeout: Duration,
+}
+
+impl ReconcilerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let ccpayment = match config::optional("CCPAYMENT_APP_ID") {
+            None => None,
+            Some(app_id) => Some((
+                config::optional("CCPAYMENT_API_BASE")
+                    .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
+                Credentials {
+                    app_id,
+                    secret: Secret::new(config::required("CCPAYMENT_APP_SECRET")?),
+                    previous_secret: None,
+                },
+            )),
+        };
+        let daily_cap = config::parse_or("CCPAYMENT_RESEND_DAILY_CAP", 24u32)?;
+        if !(1..=25).contains(&daily_cap) {
+            return Err(ConfigError::Invalid {
+                name: "CCPAYMENT_RESEND_DAILY_CAP",
+                reason: "CCPayment allows at most 25 calls a day".into(),
+            });
+        }
+        Ok(Self {
+            ccpayment,
+            citypay_api_base: config::optional("CITYPAY_API_BASE")
+                .unwrap_or_else(|| crate::citypay::receiver::DEFAULT_API_BASE.to_string()),
+            budget: Budget {
+                daily_cap,
+                // One call a minute, with a second of margin for clock skew.
+                min_interval_secs: 61,
+            },
+            resend_settle_secs: config::parse_or("CCPAYMENT_RESEND_SETTLE_SECS", 4 * 3600i64)?,
+            resend_backfill_hours: config::parse_or("CCPAYMENT_RESEND_BACKFILL_HOURS", 0i64)?,
+            backlog_warn_windows: config::parse_or("CCPAYMENT_RESEND_BACKLOG_WARN", 3usize)?,
+            bill_info_after_secs: config::parse_or("CCPAYMENT_BILL_INFO_AFTER_SECS", 1800i64)?,
+            citypay_recheck_per_run: config::parse_or("CITYPAY_RECHECK_PER_RUN", 50i32)?,
+            stale_after_secs: config::parse_or("STALE_AFTER_SECS", 86_400i64)?,
+            api_timeout: Duration::from_secs(5),
+        })
+    }
+}
+
+/// What one run did; logged as one line and emitted as metrics.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub resend_calls: u32,
+    pub resend_outcome: Option<String>,
+    pub resent_notifications: u64,
+    pub budget_left: Option<u32>,
+    pub windows_opened: usize,
+    pub windows_open: usize,
+    pub windows_due: usize,
+    pub oldest_open_window_age_secs: i64,
+    pub manual_windows_queued: usize,
+    pub bill_info_calls: u32,
+    pub records_reconciled: u32,
+    pub citypay_checked: u32,
+    pub citypay_updated: u32,
+    pub citypay_expired: u32,
+    pub citypay_unconfirmed: u32,
+    pub alchemypay_stale_orders: usize,
+    pub citypay_stale_deposits: usize,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    config: ReconcilerConfig,
+    store: Store,
+    metrics: Metrics,
+    ccpayment: Option<CcpaymentApi>,
+    citypay: OrderApi,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("{} step(s) failed: {}", .0.len(), .0.join("; "))]
+    Steps(Vec<String>),
+}
+
+impl Reconciler {
+    pub fn new(
+        config: ReconcilerConfig,
+        store: Store,
+        metrics: Metrics,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |name| move |reason| ConfigError::Invalid { name, reason };
+        let ccpayment = match &config.ccpayment {
+            None => None,
+            Some((base, creds)) => Some(
+                CcpaymentApi::new(base, creds.clone(), config.api_timeout)
+                    .map_err(invalid("CCPAYMENT_API_BASE"))?,
+            ),
+        };
+        let citypay = OrderApi::new(&config.citypay_api_base, config.api_timeout)
+            .map_err(invalid("CITYPAY_API_BASE"))?;
+        Ok(Self {
+            config,
+            store,
+            metrics,
+            ccpayment,
+            citypay,
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let store_config = config::StoreConfig::from_env()?;
+        let client = crate::store::dynamodb_client().await;
+        Self::new(
+            ReconcilerConfig::from_env()?,
+            Store::new(client, store_config.table_name, store_config.event_ttl_days),
+            Metrics::from_env(),
+        )
+    }
+
+    /// One invocation: a scheduled event, or a manual request (see `request`).
+    pub async fn handle(&self, event: &Value, now: i64) -> Result<Summary, RunError> {
+        let mut queued = 0;
+        if let Some(req) = request::ManualResend::from_event(event).map_err(RunError::BadRequest)? {
+            queued = windows::queue_manual(
+                &self.store,
+                req.from,
+                req.to,
+                req.all_results,
+                req.transaction_type.as_deref(),
+            )
+            .await
+            .map_err(|e| RunError::Steps(vec![e.to_string()]))?;
+            tracing::info!(
+                from = req.from,
+                to = req.to,
+                windows = queued,
+                "manual resend queued"
+            );
+        }
+        let mut summary = self.run_at(now).await;
+        summary.manual_windows_queued = queued;
+        if summary.errors.is_empty() {
+            Ok(summary)
+        } else {
+            Err(RunError::Steps(summary.errors))
+        }
+    }
+
+    pub async fn run_at(&self, now: i64) -> Summary {
+        let mut sum = Summary::default();
+        if let Some(api) = &self.ccpayment {
+            if let Err(e) = self.resend_step(api, now, &mut sum).await {
+                sum.errors.push(format!("resend: {e}"));
+            }
+            if let Err(e) = self.bill_info_step(api, now, &mut sum).await {
+                sum.errors.push(format!("bill/info: {e}"));
+            }
+        }
+        if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
+            sum.errors.push(format!("citypay: {e}"));
+        }
+        if let Err(e) = self.stale_step(now, &mut sum).await {
+            sum.errors.push(format!("stale: {e}"));
+        }
+        self.report(&sum);
+        sum
+    }
+
+    /// Records nobody can query: reported so a human can look.
+    async fn stale_step(&self, now: i64, sum: &mut Summary) -> Result<(), StoreError> {
+        let older_than_ms = (now - self.config.stale_after_secs) * 1000;
+        let alchemy = open_items(&self.store, "alchemypay#order", older_than_ms, 1000).await?;
+        for item in alchemy.iter().take(20) {
+            let key = item.get("record_key").and_then(|v| v.as_s().ok());
+            tracing::warn!(provider = "alchemypay", key = key.map(String::as_str), "order not final after the stale limit; Alchemy Pay has no order query, check it by hand");
+        }
+        sum.alchemypay_stale_orders = alchemy.len();
+        sum.citypay_stale_deposits =
+            open_items(&self.store, "citypay#deposit", older_than_ms, 1000)
+                .await?
+                .len();
+        Ok(())
+    }
+
+    fn report(&self, sum: &Summary) {
+        let line = serde_json::to_string(sum).unwrap_or_default();
+        if sum.errors.is_empty() {
+            tracing::info!(summary = %line, "reconciler run");
+        } else {
+            tracing::error!(summary = %line, "reconciler run");
+        }
+        let count = |v: f64| (v, Unit::Count);
+        let mut values: Vec<(&str, f64, Unit)> = [
+            ("ResendCalls", count(f64::from(sum.resend_calls))),
+            ("WindowsOpen", count(sum.windows_open as f64)),
+            ("WindowsDue", count(sum.windows_due as f64)),
+            ("BillInfoCalls", count(f64::from(sum.bill_info_calls))),
+            (
+                "RecordsReconciled",
+                count(f64::from(sum.records_reconciled)),
+            ),
+            ("CitypayChecked", count(f64::from(sum.citypay_checked))),
+            ("CitypayUpdated", count(f64::from(sum.citypay_updated))),
+            ("CitypayExpired", count(f64::from(sum.citypay_expired))),
+            ("Unconfirmed", count(f64::from(sum.citypay_unconfirmed))),
+            (
+                "AlchemypayStaleOrders",
+                count(sum.alchemypay_stale_orders as f64),
+            ),
+            (
+                "CitypayStaleDeposits",
+                count(sum.citypay_stale_deposits as f64),
+            ),
+            ("ReconcilerErrors", count(sum.errors.len() as f64)),
+        ]
+        .into_iter()
+        .map(|(n, (v, u))| (n, v, u))
+        .collect();
+        values.push((
+            "OldestOpenWindowAge",
+            sum.oldest_open_window_age_secs as f64,
+            Unit::Seconds,
+        ));
+        if let Some(left) = sum.budget_left {
+            values.push(("ResendBudgetLeft", f64::from(left), Unit::Count));
+        }
+        self.metrics.emit(&[("Component", "reconciler")], &values);
+    }
+}
+
+/// State items of one `open` partition that have been open since before `older_than_ms`.
+async fn open_items(
+    store: &Store,
+    queue: &str,
+    older_than_ms: i64,
+    max: usize,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .index_name(OPEN_INDEX)
+            .key_condition_expression("#q = :q AND #since <= :t")
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_names("#since", OPEN_SINCE)
+            .expression_attribute_values(":q", AttributeValue::S(queue.into()))
+            .expression_attribute_values(":t", AttributeValue::N(older_than_ms.to_string()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::Dynamo(DisplayErrorContext(&e).to_string()))?;
+        out.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() || out.len() >= max {
+            out.truncate(max);
+            return Ok(out);
+        }
+    }
+}
