@@ -332,9 +332,16 @@ async fn rejected_deliveries_store_nothing() {
         let text = body_text(&resp);
         assert!(text.contains(reason), "{text:?} should say {reason:?}");
     }
-    assert!(
-        all_items(&client, &table).await.is_empty(),
-        "nothing stored"
-    );
+    let items = all_items(&client, &table).await;
+    for kind in ["event", "state", "conflict"] {
+        assert!(of_type(&items, kind).is_empty(), "no {kind} item stored");
+    }
+    // The only trace: the hour of the authentic-looking refusals (bad signature,
+    // stale timestamp) is marked for the reconciler to ask CCPayment about first.
+    let windows = of_type(&items, "resend_window");
+    assert_eq!(items.len(), 1);
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0]["suspect"].as_bool().unwrap(), &true);
+    assert_eq!(num(windows[0], "start"), Some(NOW - NOW % 3600));
     assert_eq!(total(&docs, "Rejected"), 10.0);
 }

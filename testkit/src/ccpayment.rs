@@ -49,6 +49,7 @@ struct State {
     redeliveries: VecDeque<usize>,
     orders: HashMap<String, String>,
     fail_next_resends: u32,
+    tamper_answers: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +77,15 @@ impl Shared {
     fn answer(&self, body: Value) -> ResponseTemplate {
         let bytes = body.to_string().into_bytes();
         let ts = self.now().to_string();
-        let sig = sign(&self.app_id, &self.secret, &ts, &bytes);
+        let mut sig = sign(&self.app_id, &self.secret, &ts, &bytes);
+        if self
+            .state
+            .lock()
+            .map(|st| st.tamper_answers)
+            .unwrap_or(false)
+        {
+            sig = sign(&self.app_id, "not-the-secret", &ts, &bytes);
+        }
         ResponseTemplate::new(200)
             .insert_header("Appid", self.app_id.as_str())
             .insert_header("Timestamp", ts.as_str())
@@ -300,6 +309,11 @@ impl FakeCcpayment {
     /// The next `n` resend calls within the limits answer a service error.
     pub fn fail_next_resends(&self, n: u32) {
         self.with(|st| st.fail_next_resends = n);
+    }
+
+    /// Answers are signed with the wrong secret, as a tampering proxy would leave them.
+    pub fn tamper_answers(&self, on: bool) {
+        self.with(|st| st.tamper_answers = on);
     }
 
     pub fn set_order(&self, merchant_order_id: &str, status: &str) {

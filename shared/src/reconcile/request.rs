@@ -123,7 +123,7 @@ mod tests {
             ManualResend::from_event(&json!({"source": "aws.events"})),
             Ok(None)
         );
-        let r = ManualResend::from_event(&json!({"resend": {"from": "2026-01-01T06:00:00Z", "to": 1_767_247_200, "webhook_result": "All Result", "transaction_type": "Refund"}}))
+        let r = ManualResend::from_event(&json!({"resend": {"from": "2026-01-01T03:00:00Z", "to": 1_767_247_200, "webhook_result": "All Result", "transaction_type": "Refund"}}))
             .unwrap()
             .unwrap();
         assert_eq!(

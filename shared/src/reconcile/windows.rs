@@ -82,16 +82,14 @@ fn open_update(
         (":end".into(), n(start + HOUR)),
         (":type".into(), s("resend_window")),
         (":zero".into(), n(0)),
-        (":failed".into(), s("Failed")),
         (":true".into(), AttributeValue::Bool(true)),
     ]);
-    set.push(if all_results {
-        "webhook_result = :all"
-    } else {
-        "webhook_result = if_not_exists(webhook_result, :failed)"
-    });
     if all_results {
+        set.push("webhook_result = :all");
         values.insert(":all".into(), s("All Result"));
+    } else {
+        set.push("webhook_result = if_not_exists(webhook_result, :failed)");
+        values.insert(":failed".into(), s("Failed"));
     }
     // One type asked twice stays that type; two different ones widen to all.
     match transaction_type {
@@ -107,7 +105,7 @@ fn open_update(
     match reason {
         Reason::Manual => set.push("manual = :true"),
         Reason::Suspect => set.push("suspect = :true"),
-        Reason::Routine => set.push("routine = :true"),
+        Reason::Routine => set.push("scheduled = :true"),
     }
     Ok(Update::builder()
         .table_name(store.table())

@@ -347,3 +347,36 @@ pub fn items_as_text(items: &[Item]) -> Vec<String> {
         })
         .collect()
 }
+
+pub fn reconciler_config(
+    ccpayment_base: Option<&str>,
+    citypay_base: &str,
+) -> shared::reconcile::ReconcilerConfig {
+    shared::reconcile::ReconcilerConfig {
+        ccpayment: ccpayment_base.map(|b| (b.to_string(), credentials())),
+        citypay_api_base: citypay_base.to_string(),
+        budget: shared::reconcile::budget::Budget {
+            daily_cap: 24,
+            min_interval_secs: 61,
+        },
+        resend_settle_secs: 4 * 3600,
+        resend_backfill_hours: 0,
+        backlog_warn_windows: 3,
+        bill_info_after_secs: 1800,
+        citypay_recheck_per_run: 50,
+        stale_after_secs: 86_400,
+        api_timeout: Duration::from_secs(2),
+    }
+}
+
+pub fn reconciler(
+    client: Client,
+    table: &str,
+    config: shared::reconcile::ReconcilerConfig,
+) -> (shared::reconcile::Reconciler, Docs) {
+    let (metrics, docs) = Metrics::memory();
+    (
+        shared::reconcile::Reconciler::new(config, Store::new(client, table, 90), metrics).unwrap(),
+        docs,
+    )
+}
