@@ -1,0 +1,167 @@
+//! The CityPay and Alchemy Pay halves of the reconciler against DynamoDB Local and
+//! the fake CityPay order API.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod support;
+
+use shared::citypay::receiver::order_record_key;
+use support::*;
+use testkit::citypay::{Answer, FakeCityPay};
+
+fn order(token: &str, status: &str) -> Vec<u8> {
+    format!(r#"{{"type":"order callback","action":"receive_transaction","status":"{status}","order_token":"{token}","transaction_id":"t-{token}"}}"#).into_bytes()
+}
+
+#[tokio::test]
+async fn open_orders_are_confirmed_expired_or_left_open() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    let (rx, _) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    let now = shared::clock::now_unix();
+    // Callbacks while CityPay's API was down: all four stored unconfirmed.
+    for t in ["o-paid", "o-expired", "o-underpaid", "o-pending"] {
+        fake.set(t, Answer::HttpError(503));
+        assert_eq!(
+            rx.handle(post(
+                "citypay",
+                CITYPAY_TOKEN,
+                &order(t, "IN_PROGRESS"),
+                None
+            ))
+            .await
+            .status(),
+            200
+        );
+    }
+    fake.set_status("o-paid", "CONFIRMED");
+    fake.set_status("o-expired", "IN_PROGRESS");
+    fake.set_expires_at_ms("o-expired", (now - 60) * 1000);
+    fake.set_status("o-underpaid", "UNDERPAID");
+    fake.set_expires_at_ms("o-underpaid", (now - 60) * 1000);
+    fake.set_status("o-pending", "IN_PROGRESS");
+    fake.set_expires_at_ms("o-pending", (now + 3600) * 1000);
+
+    let (reconciler, docs) = reconciler(
+        client.clone(),
+        &table,
+        reconciler_config(None, &fake.base_url()),
+    );
+    let sum = reconciler.run_at(now).await;
+    assert!(sum.errors.is_empty(), "{:?}", sum.errors);
+    assert_eq!(sum.citypay_checked, 4);
+    assert_eq!(sum.citypay_expired, 1);
+    let status = |t: &'static str| {
+        let client = client.clone();
+        let table = table.clone();
+        async move {
+            let st = state_item(&client, &table, "citypay", &order_record_key(t))
+                .await
+                .unwrap();
+            (
+                s(&st, "status").map(str::to_string),
+                st.contains_key("open_pk"),
+            )
+        }
+    };
+    assert_eq!(status("o-paid").await, (Some("CONFIRMED".into()), false));
+    assert_eq!(
+        status("o-expired").await,
+        (Some("EXPIRED".into()), false),
+        "nothing paid, past expiry"
+    );
+    assert_eq!(
+        status("o-underpaid").await,
+        (Some("UNDERPAID".into()), true),
+        "something was paid: not expired"
+    );
+    assert_eq!(
+        status("o-pending").await,
+        (Some("IN_PROGRESS".into()), true)
+    );
+    assert_eq!(metrics_total(&docs, "CitypayExpired"), 1.0);
+
+    // The order API still down for one order: it stays unconfirmed and counted.
+    fake.set("o-pending", Answer::HttpError(500));
+    let sum = reconciler.run_at(now).await;
+    assert_eq!(sum.citypay_checked, 2, "only the two still open");
+    assert_eq!(
+        sum.citypay_unconfirmed, 0,
+        "o-pending has a confirmed status already"
+    );
+}
+
+fn metrics_total(docs: &Docs, name: &str) -> f64 {
+    shared::metrics::total(docs, name)
+}
+
+#[tokio::test]
+async fn rechecks_are_bounded_per_run_and_go_round_robin() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    let (rx, _) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    for i in 0..7 {
+        rx.handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &order(&format!("rr-{i}"), "IN_PROGRESS"),
+            None,
+        ))
+        .await;
+    }
+    let mut config = reconciler_config(None, &fake.base_url());
+    config.citypay_recheck_per_run = 3;
+    let (reconciler, _) = reconciler(client.clone(), &table, config);
+    let now = shared::clock::now_unix();
+    let mut checked = 0;
+    for _ in 0..3 {
+        let sum = reconciler.run_at(now).await;
+        assert!(sum.citypay_checked <= 3);
+        checked += sum.citypay_checked;
+    }
+    assert!(checked >= 7);
+    for i in 0..7 {
+        // One lookup by the receiver, at least one by the reconciler.
+        assert!(
+            fake.lookups(&format!("rr-{i}")).await >= 2,
+            "rr-{i} was re-checked"
+        );
+    }
+}
+
+#[tokio::test]
+async fn alchemypay_orders_not_final_after_a_day_are_reported() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = alchemy_receiver(client.clone(), &table, "");
+    rx.handle(post(
+        "alchemypay",
+        ALCHEMY_TOKEN,
+        &fixture_of("alchemypay", "init"),
+        None,
+    ))
+    .await;
+    rx.handle(post(
+        "alchemypay",
+        ALCHEMY_TOKEN,
+        &fixture_of("alchemypay", "fail"),
+        None,
+    ))
+    .await;
+    let (reconciler, docs) = reconciler(
+        client.clone(),
+        &table,
+        reconciler_config(None, "http://127.0.0.1:9"),
+    );
+    let now = shared::clock::now_unix();
+    assert_eq!(
+        reconciler.run_at(now + 3600).await.alchemypay_stale_orders,
+        0,
+        "not a day old yet"
+    );
+    let sum = reconciler.run_at(now + 86_401).await;
+    assert_eq!(
+        sum.alchemypay_stale_orders, 1,
+        "INIT is open; FAIL is final"
+    );
+    assert_eq!(metrics_total(&docs, "AlchemypayStaleOrders"), 1.0);
+}
