@@ -380,3 +380,25 @@ pub fn reconciler(
         docs,
     )
 }
+
+/// A client that fails at once: no retries, short connect timeout.
+pub async fn client_without_retries(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "test",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(200))
+                    .build(),
+            )
+            .load()
+            .await,
+    )
+    .build();
+    Client::from_conf(config)
+}
