@@ -8,18 +8,19 @@ cd "$ROOT"
 
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 WATCH_PORT="${WATCH_PORT:-9000}"
-FAKE_CITYPAY_PORT="${FAKE_CITYPAY_PORT:-9100}"
+FAKE_APIS_PORT="${FAKE_APIS_PORT:-9100}"
 ensure_cargo_lambda
 mkdir -p "$ROOT/.local"
 log "starting DynamoDB Local on port $DYNAMODB_PORT"
 start_dynamodb "$DYNAMODB_PORT" "$ROOT/.local/dynamodb-local.log"
 use_local_aws "$DYNAMODB_PORT"
 
-# CityPay's order API is not reachable from a laptop's tests: a loopback fake
-# answers by token prefix (paid-... CONFIRMED, expired-... EXPIRED, others IN_PROGRESS).
-log "starting the fake CityPay order API on port $FAKE_CITYPAY_PORT"
+# Provider APIs are not reachable from here: loopback fakes stand in. CityPay's
+# order API answers by token prefix (paid-... CONFIRMED, expired-... EXPIRED,
+# others IN_PROGRESS); CCPayment's resend/bill API enforces the documented limits.
+log "starting fake provider APIs on ports $FAKE_APIS_PORT (CityPay) and $((FAKE_APIS_PORT + 1)) (CCPayment)"
 cargo build --quiet --package xtask
-"$CARGO_TARGET_DIR/debug/xtask" fake-citypay "$FAKE_CITYPAY_PORT" &
+"$CARGO_TARGET_DIR/debug/xtask" fake-apis "$FAKE_APIS_PORT" &
 FAKE_PID=$!
 trap 'kill "$DYNAMODB_PID" "$FAKE_PID" 2>/dev/null || true' EXIT
 
@@ -33,7 +34,10 @@ export CCPAYMENT_APP_SECRET="${CCPAYMENT_APP_SECRET:-local-ccpayment-app-secret}
 export CCPAYMENT_TIMESTAMP_WINDOW_SECS="${CCPAYMENT_TIMESTAMP_WINDOW_SECS:-315360000}"
 export ALCHEMYPAY_PATH_TOKEN="${ALCHEMYPAY_PATH_TOKEN:-local-alchemypay-path-token-0123456789}"
 export CITYPAY_PATH_TOKEN="${CITYPAY_PATH_TOKEN:-local-citypay-path-token-0123456789}"
-export CITYPAY_API_BASE="${CITYPAY_API_BASE:-http://127.0.0.1:$FAKE_CITYPAY_PORT}"
+export CITYPAY_API_BASE="${CITYPAY_API_BASE:-http://127.0.0.1:$FAKE_APIS_PORT}"
+export CCPAYMENT_API_BASE="${CCPAYMENT_API_BASE:-http://127.0.0.1:$((FAKE_APIS_PORT + 1))}"
+# Locally a window is due as soon as it ends, so a manual or routine resend shows at once.
+export CCPAYMENT_RESEND_SETTLE_SECS="${CCPAYMENT_RESEND_SETTLE_SECS:-0}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 log "creating table $TABLE_NAME"

@@ -137,3 +137,16 @@ fn every_receiver_is_routed_and_built_with_cargo_lambda() {
     assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
     assert_eq!(t["Globals"]["Function"]["Handler"], "bootstrap");
 }
+
+#[test]
+fn reconciler_runs_on_a_schedule_one_at_a_time() {
+    let t = template();
+    let f = &t["Resources"]["ReconcilerFunction"];
+    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_eq!(f["Properties"]["CodeUri"], "functions/reconciler");
+    assert_eq!(f["Properties"]["ReservedConcurrentExecutions"], 1);
+    let schedule = &f["Properties"]["Events"]["Schedule"];
+    assert_eq!(schedule["Type"], "ScheduleV2");
+    assert_eq!(t["Parameters"]["ReconcilerSchedule"]["Default"], "rate(5 minutes)");
+    assert_eq!(t["Parameters"]["ResendDailyCap"]["MaxValue"], 25);
+}

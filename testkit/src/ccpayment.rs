@@ -240,7 +240,15 @@ pub struct FakeCcpayment {
 impl FakeCcpayment {
     /// `clock` is the provider's notion of now (Unix seconds), shared with the test.
     pub async fn start(app_id: &str, secret: &str, clock: Arc<AtomicI64>) -> Self {
-        let server = MockServer::start().await;
+        Self::mount(MockServer::start().await, app_id, secret, clock).await
+    }
+
+    /// On a given listener, e.g. a fixed port for the local stack.
+    pub async fn start_on(listener: std::net::TcpListener, app_id: &str, secret: &str, clock: Arc<AtomicI64>) -> Self {
+        Self::mount(MockServer::builder().listener(listener).start().await, app_id, secret, clock).await
+    }
+
+    async fn mount(server: MockServer, app_id: &str, secret: &str, clock: Arc<AtomicI64>) -> Self {
         let shared = Shared {
             app_id: app_id.to_string(),
             secret: secret.to_string(),

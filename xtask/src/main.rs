@@ -3,7 +3,8 @@
 //! cargo xtask create-table      create the table (TABLE_NAME) in DynamoDB Local
 //! cargo xtask records [PREFIX]  print every item, or those whose pk starts with PREFIX
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
-//! cargo xtask fake-citypay PORT serve a fake CityPay order API on 127.0.0.1:PORT
+//! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT and CCPayment's
+//!                               resend/bill API on PORT+1, for the local stack
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -22,10 +23,10 @@ async fn main() -> ExitCode {
         Some("create-table") => create_table().await,
         Some("records") => records(args.get(1).map(String::as_str)).await,
         Some("gen-events") => events::generate(),
-        Some("fake-citypay") => fake_citypay(args.get(1).map(String::as_str)).await,
+        Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | gen-events | fake-citypay PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -82,12 +83,23 @@ async fn records(prefix: Option<&str>) -> Result<()> {
 }
 
 /// Runs until killed. Order tokens answer by prefix (`paid-...` CONFIRMED, ...):
-/// see `testkit::citypay`.
-async fn fake_citypay(port: Option<&str>) -> Result<()> {
+/// see `testkit::citypay`. The CCPayment fake signs with the local credentials and
+/// the real clock, and enforces the resend limits.
+async fn fake_apis(port: Option<&str>) -> Result<()> {
     let port: u16 = port.unwrap_or("9100").parse()?;
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-    let fake = testkit::citypay::FakeCityPay::start_on(listener).await;
-    println!("fake CityPay order API on {}", fake.base_url());
-    std::future::pending::<()>().await;
-    Ok(())
+    let citypay = testkit::citypay::FakeCityPay::start_on(std::net::TcpListener::bind(("127.0.0.1", port))?).await;
+    let clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(shared::clock::now_unix()));
+    let ccpayment = testkit::ccpayment::FakeCcpayment::start_on(
+        std::net::TcpListener::bind(("127.0.0.1", port + 1))?,
+        &std::env::var("CCPAYMENT_APP_ID").unwrap_or_else(|_| events::LOCAL_APP_ID.into()),
+        &std::env::var("CCPAYMENT_APP_SECRET").unwrap_or_else(|_| events::LOCAL_APP_SECRET.into()),
+        clock.clone(),
+    )
+    .await;
+    println!("fake CityPay order API on {}", citypay.base_url());
+    println!("fake CCPayment API on {}", ccpayment.base_url());
+    loop {
+        clock.store(shared::clock::now_unix(), std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
