@@ -313,10 +313,25 @@ async fn cursor_survives_concurrent_runs_without_skipping() {
 fn sample_reconciler_events_parse() {
     use shared::reconcile::request::ManualResend;
     let dir = format!("{}/../events/reconciler", env!("CARGO_MANIFEST_DIR"));
-    let read = |f: &str| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(format!("{dir}/{f}")).unwrap()).unwrap();
+    let read = |f: &str| {
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
+        )
+        .unwrap()
+    };
     assert_eq!(ManualResend::from_event(&read("scheduled.json")), Ok(None));
-    let m = ManualResend::from_event(&read("manual-resend.json")).unwrap().unwrap();
-    assert_eq!((m.from, m.to, m.all_results), (DAY0 + 6 * HOUR, DAY0 + 9 * HOUR, false));
-    let a = ManualResend::from_event(&read("manual-resend-all-results.json")).unwrap().unwrap();
-    assert_eq!((a.to - a.from, a.all_results, a.transaction_type.as_deref()), (HOUR, true, Some("API Deposit")));
+    let m = ManualResend::from_event(&read("manual-resend.json"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.from, m.to, m.all_results),
+        (DAY0 + 6 * HOUR, DAY0 + 9 * HOUR, false)
+    );
+    let a = ManualResend::from_event(&read("manual-resend-all-results.json"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a.to - a.from, a.all_results, a.transaction_type.as_deref()),
+        (HOUR, true, Some("API Deposit"))
+    );
 }

@@ -147,6 +147,9 @@ fn reconciler_runs_on_a_schedule_one_at_a_time() {
     assert_eq!(f["Properties"]["ReservedConcurrentExecutions"], 1);
     let schedule = &f["Properties"]["Events"]["Schedule"];
     assert_eq!(schedule["Type"], "ScheduleV2");
-    assert_eq!(t["Parameters"]["ReconcilerSchedule"]["Default"], "rate(5 minutes)");
+    assert_eq!(
+        t["Parameters"]["ReconcilerSchedule"]["Default"],
+        "rate(5 minutes)"
+    );
     assert_eq!(t["Parameters"]["ResendDailyCap"]["MaxValue"], 25);
 }

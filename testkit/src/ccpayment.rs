@@ -244,8 +244,19 @@ impl FakeCcpayment {
     }
 
     /// On a given listener, e.g. a fixed port for the local stack.
-    pub async fn start_on(listener: std::net::TcpListener, app_id: &str, secret: &str, clock: Arc<AtomicI64>) -> Self {
-        Self::mount(MockServer::builder().listener(listener).start().await, app_id, secret, clock).await
+    pub async fn start_on(
+        listener: std::net::TcpListener,
+        app_id: &str,
+        secret: &str,
+        clock: Arc<AtomicI64>,
+    ) -> Self {
+        Self::mount(
+            MockServer::builder().listener(listener).start().await,
+            app_id,
+            secret,
+            clock,
+        )
+        .await
     }
 
     async fn mount(server: MockServer, app_id: &str, secret: &str, clock: Arc<AtomicI64>) -> Self {

@@ -87,7 +87,9 @@ async fn records(prefix: Option<&str>) -> Result<()> {
 /// the real clock, and enforces the resend limits.
 async fn fake_apis(port: Option<&str>) -> Result<()> {
     let port: u16 = port.unwrap_or("9100").parse()?;
-    let citypay = testkit::citypay::FakeCityPay::start_on(std::net::TcpListener::bind(("127.0.0.1", port))?).await;
+    let citypay =
+        testkit::citypay::FakeCityPay::start_on(std::net::TcpListener::bind(("127.0.0.1", port))?)
+            .await;
     let clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(shared::clock::now_unix()));
     let ccpayment = testkit::ccpayment::FakeCcpayment::start_on(
         std::net::TcpListener::bind(("127.0.0.1", port + 1))?,
@@ -99,7 +101,10 @@ async fn fake_apis(port: Option<&str>) -> Result<()> {
     println!("fake CityPay order API on {}", citypay.base_url());
     println!("fake CCPayment API on {}", ccpayment.base_url());
     loop {
-        clock.store(shared::clock::now_unix(), std::sync::atomic::Ordering::SeqCst);
+        clock.store(
+            shared::clock::now_unix(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
