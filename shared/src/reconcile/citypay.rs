@@ -55,6 +55,7 @@ impl Reconciler {
         for item in page.items() {
             self.recheck(api, item, now, sum).await?;
         }
+        sum.citypay_unconfirmed = self.count_unconfirmed().await?;
         // Round-robin: the next run starts after the last order checked here.
         match page.last_evaluated_key() {
             Some(last) => {
@@ -83,6 +84,35 @@ impl Reconciler {
         Ok(())
     }
 
+    /// Open orders whose status CityPay has never confirmed to us, after this run.
+    async fn count_unconfirmed(&self) -> Result<u32, StoreError> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .store
+                .client()
+                .query()
+                .table_name(self.store.table())
+                .index_name(OPEN_INDEX)
+                .key_condition_expression("#q = :q")
+                .filter_expression("attribute_not_exists(#st)")
+                .expression_attribute_names("#q", OPEN_PK)
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":q", AttributeValue::S(ORDER_QUEUE.into()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            count += u32::try_from(page.count()).unwrap_or(0);
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     async fn recheck(
         &self,
         api: &OrderApi,
@@ -100,9 +130,6 @@ impl Reconciler {
         let confirmed = match api.fetch(token).await {
             Ok(c) => c,
             Err(e) => {
-                if !item.contains_key("status") {
-                    sum.citypay_unconfirmed += 1;
-                }
                 tracing::warn!(
                     provider = PROVIDER,
                     key = record_key.as_str(),
@@ -136,7 +163,6 @@ impl Reconciler {
             d.status = StatusChange::ranked(confirmed.status.as_str(), confirmed.status.rank());
         }
         if d.status.is_none() {
-            sum.citypay_unconfirmed += 1;
             return Ok(());
         }
         let advanced = self.store.advance_state(&d).await?;
