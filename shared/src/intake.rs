@@ -106,8 +106,15 @@ pub fn check_path_token(req: &Request, expected: &Secret) -> Result<(), Rejectio
 }
 
 /// Path tokens are the only credential of some providers: refuse weak ones at start.
-pub fn path_token_from_env(name: &'static str) -> Result<Secret, ConfigError> {
-    let token = crate::config::required(name)?;
+/// Read from Secrets Manager when `<name>_SECRET_ARN` is set, else from `<name>`.
+pub async fn path_token_load(
+    name: &'static str,
+    arn_var: &'static str,
+) -> Result<Secret, ConfigError> {
+    let secret = crate::secrets::string(name, arn_var)
+        .await?
+        .ok_or(ConfigError::Missing(name))?;
+    let token = secret.expose().trim().to_string();
     if token.len() < 24
         || !token
             .bytes()

@@ -17,5 +17,6 @@ pub mod reconcile;
 pub mod request;
 pub mod response;
 pub mod secret;
+pub mod secrets;
 pub mod serve;
 pub mod store;

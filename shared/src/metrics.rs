@@ -73,7 +73,9 @@ impl Metrics {
                 "Timestamp": now_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [dim_names],
+                    // Also the aggregate over every dimension value, for alarms
+                    // that watch all providers at once.
+                    "Dimensions": [dim_names, []],
                     "Metrics": defs,
                 }]
             }),
@@ -122,6 +124,7 @@ mod tests {
         assert_eq!(d["Received"], 1.0);
         let cwm = &d["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cwm["Dimensions"][0][0], "Provider");
+        assert_eq!(cwm["Dimensions"][1], serde_json::json!([]));
         assert_eq!(cwm["Metrics"][0]["Name"], "Received");
         assert_eq!(cwm["Metrics"][0]["Unit"], "Count");
         assert_eq!(total(&docs, "Received"), 1.0);

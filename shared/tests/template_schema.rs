@@ -152,4 +152,132 @@ fn reconciler_runs_on_a_schedule_one_at_a_time() {
         "rate(5 minutes)"
     );
     assert_eq!(t["Parameters"]["ResendDailyCap"]["MaxValue"], 25);
+    assert!(
+        matches!(
+            f["Properties"]["DeadLetterQueue"]["TargetArn"],
+            Value::Tagged(_)
+        ),
+        "failed async runs go to the DLQ"
+    );
+}
+
+fn functions(t: &Value) -> Vec<(String, &Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+/// Every string anywhere under `v`, tags (`!Sub`, `!GetAtt`...) included.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Sequence(seq) => seq.iter().for_each(|x| strings(x, out)),
+        Value::Mapping(m) => m.iter().for_each(|(k, x)| {
+            strings(k, out);
+            strings(x, out);
+        }),
+        Value::Tagged(t) => strings(&t.value, out),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_function_has_a_route_or_a_schedule() {
+    let t = template();
+    let fns = functions(&t);
+    assert_eq!(fns.len(), 4);
+    for (name, f) in fns {
+        let events = f["Properties"]["Events"].as_mapping().unwrap();
+        assert!(
+            events
+                .values()
+                .any(|e| e["Type"] == "HttpApi" || e["Type"] == "ScheduleV2"),
+            "{name} has neither a route nor a schedule"
+        );
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+    }
+}
+
+#[test]
+fn no_iam_statement_has_a_wildcard() {
+    let t = template();
+    let mut statements = Vec::new();
+    for (name, f) in functions(&t) {
+        for policy in f["Properties"]["Policies"].as_sequence().unwrap() {
+            assert!(
+                policy.is_mapping(),
+                "{name}: only inline policies, no managed or SAM policy templates"
+            );
+            for st in policy["Statement"].as_sequence().unwrap() {
+                statements.push((name.clone(), st.clone()));
+            }
+        }
+    }
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        assert!(
+            !r["Type"].as_str().unwrap().starts_with("AWS::IAM::"),
+            "{name:?}: no hand-written IAM resources to review separately"
+        );
+    }
+    assert!(statements.len() >= 8);
+    for (name, st) in statements {
+        assert_eq!(st["Effect"], "Allow", "{name}");
+        let mut found = Vec::new();
+        strings(&st["Action"], &mut found);
+        strings(&st["Resource"], &mut found);
+        assert!(
+            !found.is_empty(),
+            "{name}: statement without action or resource"
+        );
+        for s in found {
+            assert!(!s.contains('*'), "{name}: wildcard in {s:?}");
+        }
+    }
+}
+
+#[test]
+fn each_function_reads_only_its_own_secret() {
+    let t = template();
+    let expect = [
+        ("CcpaymentWebhookFunction", "CcpaymentSecret"),
+        ("AlchemypayWebhookFunction", "AlchemypayPathToken"),
+        ("CitypayWebhookFunction", "CitypayPathToken"),
+        ("ReconcilerFunction", "CcpaymentSecret"),
+    ];
+    for (function, secret) in expect {
+        let f = &t["Resources"][function];
+        let mut refs = Vec::new();
+        for policy in f["Properties"]["Policies"].as_sequence().unwrap() {
+            for st in policy["Statement"].as_sequence().unwrap() {
+                let mut actions = Vec::new();
+                strings(&st["Action"], &mut actions);
+                if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+                    assert_eq!(actions, vec!["secretsmanager:GetSecretValue".to_string()]);
+                    strings(&st["Resource"], &mut refs);
+                }
+            }
+        }
+        assert_eq!(refs, vec![secret.to_string()], "{function}");
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_topic() {
+    let t = template();
+    let alarms: Vec<_> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert_eq!(alarms.len(), 8);
+    for (name, a) in alarms {
+        let mut actions = Vec::new();
+        strings(&a["Properties"]["AlarmActions"], &mut actions);
+        assert_eq!(actions, vec!["AlarmTopic".to_string()], "{name:?}");
+    }
 }

@@ -6,3 +6,4 @@
 
 pub mod ccpayment;
 pub mod citypay;
+pub mod secretsmanager;

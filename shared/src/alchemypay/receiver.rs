@@ -21,9 +21,13 @@ pub struct AlchemypayConfig {
 }
 
 impl AlchemypayConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub async fn load() -> Result<Self, ConfigError> {
         Ok(Self {
-            path_token: intake::path_token_from_env("ALCHEMYPAY_PATH_TOKEN")?,
+            path_token: intake::path_token_load(
+                "ALCHEMYPAY_PATH_TOKEN",
+                "ALCHEMYPAY_PATH_TOKEN_SECRET_ARN",
+            )
+            .await?,
             allowed_ips: IpAllowList::from_env("ALCHEMYPAY_ALLOWED_IPS")?,
             max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
         })
@@ -46,7 +50,7 @@ impl AlchemypayReceiver {
 
     pub async fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
-            config: AlchemypayConfig::from_env()?,
+            config: AlchemypayConfig::load().await?,
             backend: Backend::from_env().await?,
         })
     }

@@ -9,7 +9,6 @@ use crate::config::{self, ConfigError};
 use crate::intake::{self, Backend, Rejection};
 use crate::metrics::Metrics;
 use crate::request::{single_header, HeaderError};
-use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange, Store};
 
 /// The body CCPayment requires; anything else counts as a failed delivery.
@@ -23,13 +22,11 @@ pub struct CcpaymentConfig {
 }
 
 impl CcpaymentConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub async fn load() -> Result<Self, ConfigError> {
         Ok(Self {
-            credentials: Credentials {
-                app_id: config::required("CCPAYMENT_APP_ID")?,
-                secret: Secret::new(config::required("CCPAYMENT_APP_SECRET")?),
-                previous_secret: config::optional("CCPAYMENT_APP_SECRET_PREVIOUS").map(Secret::new),
-            },
+            credentials: crate::secrets::ccpayment_from_env().await?.ok_or(
+                ConfigError::Missing("CCPAYMENT_SECRET_ARN (or CCPAYMENT_APP_ID)"),
+            )?,
             timestamp_window_secs: config::parse_or("CCPAYMENT_TIMESTAMP_WINDOW_SECS", 300u64)?,
             max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
         })
@@ -53,7 +50,7 @@ impl CcpaymentReceiver {
     /// Reads configuration and builds the DynamoDB client: once per cold start.
     pub async fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
-            config: CcpaymentConfig::from_env()?,
+            config: CcpaymentConfig::load().await?,
             backend: Backend::from_env().await?,
         })
     }

@@ -33,7 +33,7 @@ pub struct CitypayConfig {
 }
 
 impl CitypayConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub async fn load() -> Result<Self, ConfigError> {
         let timeout_ms = config::parse_or("CITYPAY_CONFIRM_TIMEOUT_MS", 3000u64)?;
         if !(100..=10_000).contains(&timeout_ms) {
             return Err(ConfigError::Invalid {
@@ -42,7 +42,11 @@ impl CitypayConfig {
             });
         }
         Ok(Self {
-            path_token: intake::path_token_from_env("CITYPAY_PATH_TOKEN")?,
+            path_token: intake::path_token_load(
+                "CITYPAY_PATH_TOKEN",
+                "CITYPAY_PATH_TOKEN_SECRET_ARN",
+            )
+            .await?,
             allowed_ips: IpAllowList::from_env("CITYPAY_ALLOWED_IPS")?,
             max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
             api_base: config::optional("CITYPAY_API_BASE")
@@ -88,7 +92,7 @@ impl CitypayReceiver {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::with_backend(CitypayConfig::from_env()?, Backend::from_env().await?)
+        Self::with_backend(CitypayConfig::load().await?, Backend::from_env().await?)
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {

@@ -20,7 +20,6 @@ use crate::ccpayment::Credentials;
 use crate::citypay::OrderApi;
 use crate::config::{self, ConfigError};
 use crate::metrics::{Metrics, Unit};
-use crate::secret::Secret;
 use crate::store::schema::{OPEN_INDEX, OPEN_PK, OPEN_SINCE};
 use crate::store::{Store, StoreError};
 
@@ -42,19 +41,16 @@ pub struct ReconcilerConfig {
 }
 
 impl ReconcilerConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let ccpayment = match config::optional("CCPAYMENT_APP_ID") {
-            None => None,
-            Some(app_id) => Some((
-                config::optional("CCPAYMENT_API_BASE")
-                    .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
-                Credentials {
-                    app_id,
-                    secret: Secret::new(config::required("CCPAYMENT_APP_SECRET")?),
-                    previous_secret: None,
-                },
-            )),
-        };
+    pub async fn load() -> Result<Self, ConfigError> {
+        let ccpayment = crate::secrets::ccpayment_from_env()
+            .await?
+            .map(|credentials| {
+                (
+                    config::optional("CCPAYMENT_API_BASE")
+                        .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
+                    credentials,
+                )
+            });
         let daily_cap = config::parse_or("CCPAYMENT_RESEND_DAILY_CAP", 24u32)?;
         if !(1..=25).contains(&daily_cap) {
             return Err(ConfigError::Invalid {
@@ -151,7 +147,7 @@ impl Reconciler {
         let store_config = config::StoreConfig::from_env()?;
         let client = crate::store::dynamodb_client().await;
         Self::new(
-            ReconcilerConfig::from_env()?,
+            ReconcilerConfig::load().await?,
             Store::new(client, store_config.table_name, store_config.event_ttl_days),
             Metrics::from_env(),
         )
