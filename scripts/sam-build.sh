@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `sam build` for the whole application: the four functions as arm64 release
+# binaries built by cargo-lambda (zig links for aarch64; no Docker). Installs what
+# is missing first. Extra arguments go to `sam build`.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_cargo_lambda
+if ! command -v sam >/dev/null; then
+  log "installing aws-sam-cli (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "aws-sam-cli>=1.120,<2"
+  hash -r
+fi
+if ! rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$'; then
+  log "adding the aarch64-unknown-linux-gnu Rust target"
+  rustup target add aarch64-unknown-linux-gnu
+fi
+
+export SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
+start=$(date +%s)
+sam build --beta-features "$@"
+log "sam build took $(( $(date +%s) - start )) s"
+python3 - <<'PY'
+import glob, io, os, zipfile
+for path in sorted(glob.glob(".aws-sam/build/*/bootstrap")):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.write(path, "bootstrap")
+    name = os.path.basename(os.path.dirname(path))
+    print(f"{name:32} bootstrap {os.path.getsize(path)/2**20:6.2f} MiB, zipped {len(buf.getvalue())/2**20:6.2f} MiB")
+PY
