@@ -20,5 +20,6 @@ status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$out"
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$out" \
+  | tee "$CARGO_TARGET_DIR/test-summary.txt"
 exit "$status"
