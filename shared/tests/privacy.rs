@@ -42,6 +42,8 @@ async fn full_card_numbers_and_emails_never_reach_items_or_logs() {
         ))
         .await;
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let replayed = every_sample_event(&client, &table).await;
+    assert!(replayed >= 48, "{replayed} sample events");
     drop(guard);
 
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
@@ -53,20 +55,42 @@ async fn full_card_numbers_and_emails_never_reach_items_or_logs() {
     assert!(!logs.contains(&PAN[6..]), "middle digits in logs");
     assert!(!logs.contains(EMAIL), "e-mail in logs");
     assert!(!logs.contains(ALCHEMY_TOKEN), "path token in logs");
+    for secret in [
+        "local-ccpayment-app-secret",
+        "local-alchemypay-path-token-0123456789",
+        "local-citypay-path-token-0123456789",
+    ] {
+        assert!(!logs.contains(secret), "secret {secret} in logs");
+    }
+    assert!(!logs.contains("@example.com"), "an e-mail in logs");
+    for pan in fixture_pans() {
+        assert!(!logs.contains(&pan), "card number {pan} in logs");
+    }
+    assert!(
+        logs.matches("\"message\":\"delivery\"").count() >= 50,
+        "every sample delivery was logged"
+    );
 
     let items = all_items(&client, &table).await;
-    assert_eq!(items.len(), 3, "two events and the state");
+    assert!(items.len() > 50, "the sample events were stored too");
+    let pans = fixture_pans();
     for text in items_as_text(&items) {
         assert!(!text.contains(PAN), "full card number stored: {text}");
         assert!(
             !text.contains("748800912345"),
             "more than first 6 + last 4 stored"
         );
+        for pan in &pans {
+            assert!(!text.contains(pan.as_str()), "card number {pan} stored");
+        }
     }
     let events = of_type(&items, "event");
     let success = events
         .iter()
-        .find(|e| s(e, "sk") == Some("event#SUCCESS"))
+        .find(|e| {
+            s(e, "sk") == Some("event#SUCCESS")
+                && s(e, "pk") == Some("alchemypay#100217231874691123456")
+        })
         .unwrap();
     let stored_body = s(success, "body").unwrap();
     assert!(
@@ -88,4 +112,96 @@ async fn full_card_numbers_and_emails_never_reach_items_or_logs() {
             .unwrap(),
         "555474******2345"
     );
+}
+
+/// Every full card number in the Alchemy Pay fixtures.
+fn fixture_pans() -> Vec<String> {
+    let dir = format!("{}/tests/fixtures/alchemypay", env!("CARGO_MANIFEST_DIR"));
+    let mut pans = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let pan = match &v["cardNumber"] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        if pan.len() >= 13 {
+            pans.push(pan);
+        }
+    }
+    assert!(pans.len() >= 8);
+    pans
+}
+
+/// Runs every committed `events/<provider>` file through its receiver, configured
+/// with the local credentials the files were made with.
+async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> usize {
+    use shared::alchemypay::{AlchemypayConfig, AlchemypayReceiver};
+    use shared::ccpayment::{CcpaymentConfig, CcpaymentReceiver, Credentials};
+    use shared::citypay::{CitypayConfig, CitypayReceiver};
+    use shared::intake::IpAllowList;
+    use shared::metrics::Metrics;
+    use shared::secret::Secret;
+    use shared::store::Store;
+
+    let fake = testkit::citypay::FakeCityPay::start().await;
+    let store = || Store::new(client.clone(), table, 90);
+    let cc = CcpaymentReceiver::new(
+        CcpaymentConfig {
+            credentials: Credentials {
+                app_id: "local-ccpayment-app-id".into(),
+                secret: Secret::new("local-ccpayment-app-secret"),
+                previous_secret: None,
+            },
+            timestamp_window_secs: 300,
+            max_body_bytes: 64 * 1024,
+        },
+        store(),
+        Metrics::memory().0,
+    );
+    let ach = AlchemypayReceiver::new(
+        AlchemypayConfig {
+            path_token: Secret::new("local-alchemypay-path-token-0123456789"),
+            allowed_ips: IpAllowList::default(),
+            max_body_bytes: 64 * 1024,
+        },
+        store(),
+        Metrics::memory().0,
+    );
+    let cp = CitypayReceiver::new(
+        CitypayConfig {
+            path_token: Secret::new("local-citypay-path-token-0123456789"),
+            allowed_ips: IpAllowList::default(),
+            max_body_bytes: 64 * 1024,
+            api_base: fake.base_url(),
+            confirm_timeout: std::time::Duration::from_secs(2),
+        },
+        store(),
+        Metrics::memory().0,
+    )
+    .unwrap();
+    let mut n = 0;
+    for provider in ["ccpayment", "alchemypay", "citypay"] {
+        let dir = format!("{}/../events/{provider}", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            if path.file_name().unwrap() == "expected.json" {
+                continue;
+            }
+            let req =
+                lambda_http::request::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            match provider {
+                "ccpayment" => cc.handle_at(req, 1_767_225_600).await,
+                "alchemypay" => ach.handle(req).await,
+                _ => cp.handle(req).await,
+            };
+            n += 1;
+        }
+    }
+    n
 }

@@ -198,48 +198,99 @@ pub fn num(item: &Item, name: &str) -> Option<i64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// A DynamoDB Local of a test's own, which the test can stop.
+/// A DynamoDB Local of a test's own, which the test can stop (and restart, when its
+/// data lives on disk).
 pub struct PrivateDynamo {
     child: Child,
+    port: u16,
+    db_path: Option<std::path::PathBuf>,
     pub endpoint: String,
 }
 
+fn spawn_dynamo(port: u16, db_path: Option<&std::path::Path>) -> Child {
+    let dir = std::env::var("DYNAMODB_LOCAL_DIR")
+        .expect("DYNAMODB_LOCAL_DIR is not set: run the tests with scripts/test.sh");
+    let mut cmd = Command::new("java");
+    cmd.arg(format!("-Djava.library.path={dir}/DynamoDBLocal_lib"))
+        .args([
+            "-jar",
+            &format!("{dir}/DynamoDBLocal.jar"),
+            "-sharedDb",
+            "-port",
+        ])
+        .arg(port.to_string());
+    match db_path {
+        Some(p) => cmd.arg("-dbPath").arg(p),
+        None => cmd.arg("-inMemory"),
+    };
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_for(port: u16) {
+    for _ in 0..240 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("private DynamoDB Local did not start");
+}
+
 impl PrivateDynamo {
-    pub async fn start() -> Self {
-        let dir = std::env::var("DYNAMODB_LOCAL_DIR")
-            .expect("DYNAMODB_LOCAL_DIR is not set: run the tests with scripts/test.sh");
+    async fn launch(db_path: Option<std::path::PathBuf>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("java")
-            .arg(format!("-Djava.library.path={dir}/DynamoDBLocal_lib"))
-            .args([
-                "-jar",
-                &format!("{dir}/DynamoDBLocal.jar"),
-                "-inMemory",
-                "-sharedDb",
-                "-port",
-            ])
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let endpoint = format!("http://127.0.0.1:{port}");
-        for _ in 0..240 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, endpoint };
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+        let child = spawn_dynamo(port, db_path.as_deref());
+        wait_for(port).await;
+        Self {
+            child,
+            port,
+            db_path,
+            endpoint: format!("http://127.0.0.1:{port}"),
         }
-        panic!("private DynamoDB Local did not start");
+    }
+
+    pub async fn start() -> Self {
+        Self::launch(None).await
+    }
+
+    pub async fn start_on_disk(dir: &std::path::Path) -> Self {
+        Self::launch(Some(dir.to_path_buf())).await
     }
 
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops it the way an operator or an orchestrator would (SIGTERM), so writes it
+    /// acknowledged reach its disk. `stop` (SIGKILL) can lose the last acknowledged
+    /// write: DynamoDB Local is not crash-durable, unlike DynamoDB itself.
+    pub fn shut_down(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.stop();
+    }
+
+    /// Starts again on the same port, with the same data when it lives on disk.
+    pub async fn restart(&mut self) {
+        self.shut_down();
+        self.child = spawn_dynamo(self.port, self.db_path.as_deref());
+        wait_for(self.port).await;
     }
 }
 
