@@ -3,7 +3,7 @@
 //! state or conflict item (a refused CCPayment delivery that looked authentic may
 //! leave only its suspect-hour mark for the reconciler).
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
 mod support;
 
@@ -449,6 +449,7 @@ async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
     total += run(city_cases, async |r| citypay.handle(r).await).await;
 
     assert!(total >= 40, "{total} cases");
+    println!("hostile: {total} cases, each refused with its 4xx");
     assert_no_records(&all_items(&client, &table).await);
     assert_eq!(
         fake.lookups("t").await,
