@@ -11,11 +11,9 @@ use crate::secret::Secret;
 /// What the template writes into a secret the operator must fill.
 pub const PLACEHOLDER: &str = "REPLACE_ME";
 
+/// Built from the process's one AWS configuration (see `store::sdk_config`).
 pub async fn client() -> aws_sdk_secretsmanager::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&conf)
+    aws_sdk_secretsmanager::Client::new(crate::store::sdk_config().await)
 }
 
 pub async fn fetch(

@@ -244,12 +244,3 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
     );
     assert!(recovered_at > OUTAGE.1);
 }
-
-async fn dead_client() -> aws_sdk_dynamodb::Client {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    client_without_retries(&format!("http://127.0.0.1:{port}")).await
-}

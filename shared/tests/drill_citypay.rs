@@ -214,12 +214,3 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     );
     assert!(lost_callbacks > 0);
 }
-
-async fn dead_client() -> aws_sdk_dynamodb::Client {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    client_without_retries(&format!("http://127.0.0.1:{port}")).await
-}

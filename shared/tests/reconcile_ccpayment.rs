@@ -39,26 +39,32 @@ async fn concurrent_runs_never_share_a_budget_slot() {
     }
     let mut taken = 0;
     for t in tasks {
-        if t.await.unwrap() == Slot::Taken {
+        if t.await.unwrap().0 == Slot::Taken {
             taken += 1;
         }
     }
     assert_eq!(taken, 1, "one slot per minute, whatever the concurrency");
-    assert_eq!(budget.take(&store, DAY0 + 30).await.unwrap(), Slot::TooSoon);
-    assert_eq!(budget.take(&store, DAY0 + 61).await.unwrap(), Slot::Taken);
-    assert_eq!(budget.take(&store, DAY0 + 200).await.unwrap(), Slot::Taken);
     assert_eq!(
-        budget.take(&store, DAY0 + 400).await.unwrap(),
+        budget.take(&store, DAY0 + 30).await.unwrap().0,
+        Slot::TooSoon
+    );
+    assert_eq!(budget.take(&store, DAY0 + 61).await.unwrap().0, Slot::Taken);
+    assert_eq!(
+        budget.take(&store, DAY0 + 200).await.unwrap().0,
+        Slot::Taken
+    );
+    assert_eq!(
+        budget.take(&store, DAY0 + 400).await.unwrap().0,
         Slot::Exhausted
     );
     assert_eq!(budget.left(&store, DAY0 + 400).await.unwrap(), 0);
     // The cap is over any 24 hours: the first slot comes back a day after it was used.
     assert_eq!(
-        budget.take(&store, DAY0 + 86_399).await.unwrap(),
+        budget.take(&store, DAY0 + 86_399).await.unwrap().0,
         Slot::Exhausted
     );
     assert_eq!(
-        budget.take(&store, DAY0 + 86_400).await.unwrap(),
+        budget.take(&store, DAY0 + 86_400).await.unwrap().0,
         Slot::Taken
     );
 }

@@ -77,18 +77,23 @@ impl Budget {
         Ok(self.daily_cap.saturating_sub(self.used(store, now).await?))
     }
 
-    pub async fn take(&self, store: &Store, now: i64) -> Result<Slot, StoreError> {
+    /// Takes a slot if the limits allow; also returns the calls left afterwards.
+    pub async fn take(&self, store: &Store, now: i64) -> Result<(Slot, u32), StoreError> {
         let r = self.read(store).await?;
         let mut recent: Vec<i64> = r.calls.into_iter().filter(|t| *t > now - DAY).collect();
         recent.sort_unstable();
+        let left = |used: usize| {
+            self.daily_cap
+                .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX))
+        };
         if recent
             .last()
             .is_some_and(|last| now - last < self.min_interval_secs)
         {
-            return Ok(Slot::TooSoon);
+            return Ok((Slot::TooSoon, left(recent.len())));
         }
         if recent.len() >= self.daily_cap as usize {
-            return Ok(Slot::Exhausted);
+            return Ok((Slot::Exhausted, 0));
         }
         recent.push(now);
         let next_version = r.version.unwrap_or(0) + 1;
@@ -116,12 +121,13 @@ impl Budget {
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         };
         match put.send().await {
-            Ok(_) => Ok(Slot::Taken),
+            Ok(_) => Ok((Slot::Taken, left(recent.len()))),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                Ok(Slot::Contended)
+                // Another run took a slot: at least one fewer than we counted.
+                Ok((Slot::Contended, left(recent.len())))
             }
             Err(e) => Err(StoreError::Dynamo(DisplayErrorContext(&e).to_string())),
         }

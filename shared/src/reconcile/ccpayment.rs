@@ -22,17 +22,25 @@ impl Reconciler {
         let initial = now - c.resend_backfill_hours * windows::HOUR;
         sum.windows_opened =
             windows::advance_cursor(&self.store, now, c.resend_settle_secs, initial, 48).await?;
-        let open = windows::open_windows(&self.store).await?;
-        if let Some(w) = windows::pick(&open, now, c.resend_settle_secs) {
-            let slot = c.budget.take(&self.store, now).await?;
+        let mut open = windows::open_windows(&self.store).await?;
+        let picked = windows::pick(&open, now, c.resend_settle_secs).cloned();
+        let mut budget_left = None;
+        if let Some(w) = picked {
+            let (slot, left) = c.budget.take(&self.store, now).await?;
+            budget_left = Some(left);
             sum.resend_outcome = Some(match slot {
-                Slot::Taken => self.ask(api, w, now, sum).await?,
+                Slot::Taken => {
+                    let (outcome, done) = self.ask(api, &w, now, sum).await?;
+                    if done {
+                        open.retain(|o| o.start != w.start);
+                    }
+                    outcome
+                }
                 Slot::TooSoon => "budget: last call under a minute ago".into(),
                 Slot::Exhausted => "budget: daily cap reached".into(),
                 Slot::Contended => "budget: taken by a concurrent run".into(),
             });
         }
-        let open = windows::open_windows(&self.store).await?;
         let eligible = open
             .iter()
             .filter(|w| w.reason == windows::Reason::Manual || w.end + c.resend_settle_secs <= now)
@@ -40,7 +48,10 @@ impl Reconciler {
         sum.windows_open = open.len();
         sum.windows_due = eligible;
         sum.oldest_open_window_age_secs = open.iter().map(|w| now - w.start).max().unwrap_or(0);
-        sum.budget_left = Some(c.budget.left(&self.store, now).await?);
+        sum.budget_left = match budget_left {
+            Some(left) => Some(left),
+            None => Some(c.budget.left(&self.store, now).await?),
+        };
         if eligible > c.backlog_warn_windows {
             tracing::warn!(
                 windows_due = eligible,
@@ -58,7 +69,7 @@ impl Reconciler {
         w: &Window,
         now: i64,
         sum: &mut Summary,
-    ) -> Result<String, StoreError> {
+    ) -> Result<(String, bool), StoreError> {
         let request = ResendRequest {
             start: w.start,
             end: w.end,
@@ -70,14 +81,17 @@ impl Reconciler {
             Ok(count) => {
                 windows::mark_done(&self.store, w, now, count).await?;
                 sum.resent_notifications += count;
-                Ok(format!(
-                    "window {} asked ({}), {count} to resend",
-                    w.start, w.webhook_result
+                Ok((
+                    format!(
+                        "window {} asked ({}), {count} to resend",
+                        w.start, w.webhook_result
+                    ),
+                    true,
                 ))
             }
             Err(e) => {
                 windows::mark_failed(&self.store, w, now, &e.to_string()).await?;
-                Ok(format!("window {} failed: {e}", w.start))
+                Ok((format!("window {} failed: {e}", w.start), false))
             }
         }
     }

@@ -7,5 +7,5 @@ mod delivery;
 mod expr;
 pub mod schema;
 
-pub use client::dynamodb_client;
+pub use client::{dynamodb_client, sdk_config};
 pub use delivery::{Delivery, Recorded, StatusChange, Store, StoreError};

@@ -453,3 +453,13 @@ pub async fn client_without_retries(endpoint: &str) -> Client {
     .build();
     Client::from_conf(config)
 }
+
+/// A client of a database that is not there: every call fails at once.
+pub async fn dead_client() -> Client {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    client_without_retries(&format!("http://127.0.0.1:{port}")).await
+}
