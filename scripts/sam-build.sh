@@ -21,12 +21,4 @@ export SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
 start=$(date +%s)
 sam build --beta-features "$@"
 log "sam build took $(( $(date +%s) - start )) s"
-python3 - <<'PY'
-import glob, io, os, zipfile
-for path in sorted(glob.glob(".aws-sam/build/*/bootstrap")):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.write(path, "bootstrap")
-    name = os.path.basename(os.path.dirname(path))
-    print(f"{name:32} bootstrap {os.path.getsize(path)/2**20:6.2f} MiB, zipped {len(buf.getvalue())/2**20:6.2f} MiB")
-PY
+python3 "$ROOT/scripts/sizes.py"

@@ -28,6 +28,15 @@ pub fn filter(directives: &str) -> EnvFilter {
 }
 
 pub fn init() {
+    init_to(std::io::stdout);
+}
+
+/// The production format and filter, written to `writer` (the benchmark discards it,
+/// so a delivery's cost includes formatting its log line).
+pub fn init_to<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
     // A second init (a runtime that already set one) is not an error worth failing on.
     let _ = tracing_subscriber::fmt()
@@ -37,5 +46,6 @@ pub fn init() {
         .with_span_list(false)
         .with_target(false)
         .with_env_filter(filter(&directives))
+        .with_writer(writer)
         .try_init();
 }

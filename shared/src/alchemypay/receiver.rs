@@ -57,13 +57,14 @@ impl AlchemypayReceiver {
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = std::time::Instant::now();
-        let accepted = self.accept(&req);
+        let accepted = self.prepare(&req);
         self.backend
             .respond(PROVIDER, started, accepted, SUCCESS_BODY)
             .await
     }
 
-    fn accept(&self, req: &Request) -> Result<Delivery, Rejection> {
+    /// Everything before the write, without I/O: checks, path token, parse, redact.
+    pub fn prepare(&self, req: &Request) -> Result<Delivery, Rejection> {
         let body = intake::precheck(req, self.config.max_body_bytes)?;
         intake::check_path_token(req, &self.config.path_token)?;
         self.config.allowed_ips.check(req)?;

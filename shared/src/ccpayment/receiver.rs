@@ -62,7 +62,7 @@ impl CcpaymentReceiver {
     /// As `handle`, with the clock given: the timestamp window is checked against `now_unix`.
     pub async fn handle_at(&self, req: Request, now_unix: i64) -> Response<Body> {
         let started = std::time::Instant::now();
-        let accepted = self.accept(&req, now_unix);
+        let accepted = self.prepare(&req, now_unix);
         // Authentic-looking deliveries we refused are what a secret change or a clock
         // problem looks like: CCPayment logs them as failed, so their hour is resent first.
         let evidence = matches!(
@@ -88,7 +88,8 @@ impl CcpaymentReceiver {
         resp
     }
 
-    fn accept(&self, req: &Request, now_unix: i64) -> Result<Delivery, Rejection> {
+    /// Everything before the write, without I/O: checks, signature, parse, normalise.
+    pub fn prepare(&self, req: &Request, now_unix: i64) -> Result<Delivery, Rejection> {
         let body = intake::precheck(req, self.config.max_body_bytes)?;
         let header = |name| single_header(req, name).map_err(header_rejection);
         let headers = SignedHeaders {

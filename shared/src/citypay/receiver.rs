@@ -110,6 +110,18 @@ impl CitypayReceiver {
             .await
     }
 
+    /// Everything `handle` does except the network, with the order API's answer
+    /// given as the bytes it sent: what a delivery costs in CPU.
+    pub fn prepare_offline(&self, req: &Request, api_answer: &[u8]) -> Result<Delivery, Rejection> {
+        match self.accept(req)? {
+            (Callback::Order(o), body) => {
+                let confirmation = super::order_api::parse_answer(api_answer, &o.order_token);
+                Ok(order_delivery(o, confirmation, body))
+            }
+            (Callback::Deposit(d), body) => Ok(deposit_delivery(d, body)),
+        }
+    }
+
     fn accept<'r>(&self, req: &'r Request) -> Result<(Callback, &'r [u8]), Rejection> {
         let body = intake::precheck(req, self.config.max_body_bytes)?;
         intake::check_path_token(req, &self.config.path_token)?;

@@ -195,21 +195,11 @@ impl Store {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(event_item.clone()))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()?;
-            let update = self.state_update(d, &pk, advance, true)?;
+            let items = self.transaction(d, &pk, event_item.clone(), advance)?;
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(put).build())
-                .transact_items(TransactWriteItem::builder().update(update).build())
+                .set_transact_items(Some(items))
                 .send()
                 .await;
             let err = match result {
@@ -240,6 +230,46 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The event put and the state update, conditioned as described above.
+    fn transaction(
+        &self,
+        d: &Delivery,
+        pk: &str,
+        event_item: HashMap<String, AttributeValue>,
+        advance: bool,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(event_item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        let update = self.state_update(d, pk, advance, true)?;
+        Ok(vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ])
+    }
+
+    /// The event item `record` puts for `d`, for writing it elsewhere under the same
+    /// condition (the benchmark's bare `PutItem` floor).
+    pub fn event_item_of(
+        &self,
+        d: &Delivery,
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let pk = schema::record_pk(d.provider, &d.record_key);
+        self.event_item(d, &pk, &schema::event_sk(&d.event_id))
+    }
+
+    /// The `TransactWriteItems` items `record` sends first for `d` (the benchmark
+    /// sends them bare to separate the write's cost from everything around it).
+    pub fn first_write_of(&self, d: &Delivery) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pk = schema::record_pk(d.provider, &d.record_key);
+        let event_item = self.event_item(d, &pk, &schema::event_sk(&d.event_id))?;
+        self.transaction(d, &pk, event_item, d.status.is_some())
     }
 
     fn event_item(

@@ -1,0 +1,165 @@
+//! `scripts/bench.sh` runs this against DynamoDB Local and prints, per provider: the
+//! latency of a full delivery next to a bare conditional `PutItem` (the floor), the
+//! DynamoDB requests and write capacity per delivery, the CPU time of verify + parse
+//! + normalise, and each function binary's cold start.
+// Printing the numbers is this binary's whole job.
+#![allow(clippy::print_stdout)]
+
+mod bodies;
+mod cold_start;
+mod counting;
+mod cpu;
+mod latency;
+mod report;
+mod rig;
+mod stats;
+
+use std::path::PathBuf;
+
+use bodies::Kind;
+use latency::{Mode, Run};
+
+#[derive(Debug)]
+struct Args {
+    deliveries: usize,
+    cold_runs: usize,
+    functions: Option<PathBuf>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        deliveries: 2000,
+        cold_runs: 20,
+        functions: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--deliveries" => a.deliveries = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--cold-runs" => a.cold_runs = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--functions" => a.functions = Some(PathBuf::from(value()?)),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; use --deliveries N, --cold-runs N, --functions DIR"
+                ))
+            }
+        }
+    }
+    if a.deliveries == 0 {
+        return Err("--deliveries must be at least 1".into());
+    }
+    Ok(a)
+}
+
+/// What each provider's deliveries are measured as.
+const SCENARIOS: [(&str, Kind, Mode); 9] = [
+    ("ccpayment new", Kind::Ccpayment, Mode::New),
+    ("ccpayment duplicate", Kind::Ccpayment, Mode::Duplicate),
+    (
+        "ccpayment out-of-order",
+        Kind::CcpaymentProcessing,
+        Mode::OutOfOrder,
+    ),
+    ("alchemypay new", Kind::Alchemypay, Mode::New),
+    ("alchemypay duplicate", Kind::Alchemypay, Mode::Duplicate),
+    ("citypay deposit new", Kind::CitypayDeposit, Mode::New),
+    (
+        "citypay deposit duplicate",
+        Kind::CitypayDeposit,
+        Mode::Duplicate,
+    ),
+    ("citypay order new", Kind::CitypayOrder, Mode::New),
+    (
+        "citypay order duplicate",
+        Kind::CitypayOrder,
+        Mode::Duplicate,
+    ),
+];
+
+/// Deliveries per scenario with `ReturnConsumedCapacity` on; they also warm up.
+const ACCOUNTING_DELIVERIES: usize = 200;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args = args()?;
+    shared::logging::init_to(std::io::sink);
+    report::header();
+    let rig = rig::Rig::start().await.map_err(|e| e.to_string())?;
+
+    let mut rows = Vec::new();
+    for (name, kind, mode) in SCENARIOS {
+        let slug = name.replace(' ', "-");
+        let prefix = |pass: &str| match mode {
+            // A duplicate repeats the keys the `new` run of the same pass stored.
+            Mode::Duplicate => format!("{pass}-{}/dup", slug.trim_end_matches("-duplicate")),
+            _ => format!("{pass}-{}", slug.trim_end_matches("-new")),
+        };
+        rig.counter.ask_capacity(true);
+        let acc = Run {
+            rig: &rig,
+            kind,
+            mode,
+            prefix: prefix("acc"),
+        };
+        acc.go(ACCOUNTING_DELIVERIES)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        rig.counter.ask_capacity(false);
+        let timed = Run {
+            rig: &rig,
+            kind,
+            mode,
+            prefix: prefix("t"),
+        };
+        let samples = timed
+            .go(args.deliveries)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        let mut requests = std::collections::BTreeMap::new();
+        let mut capacity = std::collections::BTreeMap::new();
+        for what in ["full", "put", "txn", "par"] {
+            requests.insert(what, rig.counter.requests(&timed.label(what)));
+            capacity.insert(what, rig.counter.capacity(&acc.label(what)));
+        }
+        rows.push(report::Row {
+            name,
+            samples,
+            n: args.deliveries,
+            requests,
+            capacity,
+            acc_requests: rig.counter.requests(&acc.label("full")),
+            acc_n: ACCOUNTING_DELIVERIES,
+        });
+    }
+    report::latency(&rows);
+    report::accounting(&rows);
+
+    let mut cpu_rows = Vec::new();
+    for (name, kind) in [
+        ("ccpayment", Kind::Ccpayment),
+        ("alchemypay", Kind::Alchemypay),
+        ("citypay deposit", Kind::CitypayDeposit),
+        ("citypay order", Kind::CitypayOrder),
+    ] {
+        let c = cpu::measure(&rig, kind, 20_000, 7).map_err(|e| format!("cpu {name}: {e}"))?;
+        cpu_rows.push((name, c));
+    }
+    report::cpu(&cpu_rows);
+
+    match &args.functions {
+        Some(dir) => report::cold_starts(dir, args.cold_runs).await?,
+        None => println!("\ncold start: skipped (no --functions DIR)"),
+    }
+    Ok(())
+}

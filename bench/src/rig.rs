@@ -1,0 +1,143 @@
+//! The three receivers as the functions build them, over one DynamoDB client that
+//! counts its requests, a fresh table in DynamoDB Local, and the loopback CityPay.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use lambda_http::{Body, Request, Response};
+use shared::alchemypay::{AlchemypayConfig, AlchemypayReceiver};
+use shared::ccpayment::{CcpaymentConfig, CcpaymentReceiver, Credentials};
+use shared::citypay::{CitypayConfig, CitypayReceiver, OrderApi};
+use shared::intake::{IpAllowList, Rejection};
+use shared::metrics::Metrics;
+use shared::secret::Secret;
+use shared::store::{schema, Delivery, Store};
+use testkit::citypay::FakeCityPay;
+
+use crate::bodies::{Kind, APP_ID, APP_SECRET, CITYPAY_API_ANSWER, PATH_TOKEN};
+use crate::counting::Counter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RigError {
+    #[error("creating the table: {0}")]
+    Table(String),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+pub struct Rig {
+    pub client: Client,
+    pub table: String,
+    pub store: Store,
+    pub counter: Counter,
+    pub citypay_api: OrderApi,
+    metrics_docs: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    ccpayment: CcpaymentReceiver,
+    alchemypay: AlchemypayReceiver,
+    citypay: CitypayReceiver,
+    // Kept alive: the receivers and the floor ask it.
+    _fake_citypay: FakeCityPay,
+}
+
+impl std::fmt::Debug for Rig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rig").field("table", &self.table).finish()
+    }
+}
+
+const MAX_BODY: usize = 64 * 1024;
+
+impl Rig {
+    /// Uses the process's AWS configuration, as the functions do
+    /// (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+    pub async fn start() -> Result<Self, RigError> {
+        let counter = Counter::default();
+        let config = aws_sdk_dynamodb::config::Builder::from(shared::store::sdk_config().await)
+            .interceptor(counter.clone())
+            .build();
+        let client = Client::from_conf(config);
+        let table = format!("bench-{}", shared::clock::now_ms());
+        schema::create_table(&client, &table)
+            .await
+            .map_err(|e| RigError::Table(e.to_string()))?;
+        let store = Store::new(client.clone(), table.clone(), 90);
+        let (metrics, metrics_docs) = Metrics::memory();
+        let fake_citypay = FakeCityPay::start().await;
+        let ccpayment = CcpaymentReceiver::new(
+            CcpaymentConfig {
+                credentials: Credentials {
+                    app_id: APP_ID.into(),
+                    secret: Secret::new(APP_SECRET),
+                    previous_secret: None,
+                },
+                timestamp_window_secs: 300,
+                max_body_bytes: MAX_BODY,
+            },
+            store.clone(),
+            metrics.clone(),
+        );
+        let alchemypay = AlchemypayReceiver::new(
+            AlchemypayConfig {
+                path_token: Secret::new(PATH_TOKEN),
+                allowed_ips: IpAllowList::default(),
+                max_body_bytes: MAX_BODY,
+            },
+            store.clone(),
+            metrics.clone(),
+        );
+        let confirm_timeout = Duration::from_secs(3);
+        let citypay = CitypayReceiver::new(
+            CitypayConfig {
+                path_token: Secret::new(PATH_TOKEN),
+                allowed_ips: IpAllowList::default(),
+                max_body_bytes: MAX_BODY,
+                api_base: fake_citypay.base_url(),
+                confirm_timeout,
+            },
+            store.clone(),
+            metrics,
+        )
+        .map_err(|e| RigError::Config(e.to_string()))?;
+        let citypay_api =
+            OrderApi::new(fake_citypay.base_url(), confirm_timeout).map_err(RigError::Config)?;
+        Ok(Self {
+            client,
+            table,
+            store,
+            counter,
+            citypay_api,
+            metrics_docs,
+            ccpayment,
+            alchemypay,
+            citypay,
+            _fake_citypay: fake_citypay,
+        })
+    }
+
+    /// The full delivery: what the function does with one request.
+    pub async fn deliver(&self, kind: Kind, req: Request) -> Response<Body> {
+        match kind {
+            Kind::Ccpayment | Kind::CcpaymentProcessing => self.ccpayment.handle(req).await,
+            Kind::Alchemypay => self.alchemypay.handle(req).await,
+            Kind::CitypayOrder | Kind::CitypayDeposit => self.citypay.handle(req).await,
+        }
+    }
+
+    /// Everything but I/O (CityPay's order API answer is given).
+    pub fn prepare(&self, kind: Kind, req: &Request, now: i64) -> Result<Delivery, Rejection> {
+        match kind {
+            Kind::Ccpayment | Kind::CcpaymentProcessing => self.ccpayment.prepare(req, now),
+            Kind::Alchemypay => self.alchemypay.prepare(req),
+            Kind::CitypayOrder | Kind::CitypayDeposit => {
+                self.citypay.prepare_offline(req, CITYPAY_API_ANSWER)
+            }
+        }
+    }
+
+    /// The in-memory metrics sink only grows; the functions write EMF to stdout.
+    pub fn clear_metrics(&self) {
+        if let Ok(mut docs) = self.metrics_docs.lock() {
+            docs.clear();
+        }
+    }
+}
