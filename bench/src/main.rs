@@ -24,6 +24,8 @@ struct Args {
     deliveries: usize,
     cold_runs: usize,
     functions: Option<PathBuf>,
+    /// Only the CPU figures (to compare builds).
+    cpu_only: bool,
 }
 
 fn args() -> Result<Args, String> {
@@ -31,6 +33,7 @@ fn args() -> Result<Args, String> {
         deliveries: 2000,
         cold_runs: 20,
         functions: None,
+        cpu_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -39,9 +42,10 @@ fn args() -> Result<Args, String> {
             "--deliveries" => a.deliveries = value()?.parse().map_err(|e| format!("{e}"))?,
             "--cold-runs" => a.cold_runs = value()?.parse().map_err(|e| format!("{e}"))?,
             "--functions" => a.functions = Some(PathBuf::from(value()?)),
+            "--cpu-only" => a.cpu_only = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --deliveries N, --cold-runs N, --functions DIR"
+                    "unknown argument {other}; use --deliveries N, --cold-runs N, --functions DIR, --cpu-only"
                 ))
             }
         }
@@ -97,6 +101,18 @@ async fn run() -> Result<(), String> {
     report::header();
     let rig = rig::Rig::start().await.map_err(|e| e.to_string())?;
 
+    if !args.cpu_only {
+        latency(&rig, &args).await?;
+    }
+    cpu(&rig)?;
+    match &args.functions {
+        Some(dir) if !args.cpu_only => report::cold_starts(dir, args.cold_runs).await?,
+        _ => println!("\ncold start: skipped"),
+    }
+    Ok(())
+}
+
+async fn latency(rig: &rig::Rig, args: &Args) -> Result<(), String> {
     let mut rows = Vec::new();
     for (name, kind, mode) in SCENARIOS {
         let slug = name.replace(' ', "-");
@@ -107,7 +123,7 @@ async fn run() -> Result<(), String> {
         };
         rig.counter.ask_capacity(true);
         let acc = Run {
-            rig: &rig,
+            rig,
             kind,
             mode,
             prefix: prefix("acc"),
@@ -117,7 +133,7 @@ async fn run() -> Result<(), String> {
             .map_err(|e| format!("{name}: {e}"))?;
         rig.counter.ask_capacity(false);
         let timed = Run {
-            rig: &rig,
+            rig,
             kind,
             mode,
             prefix: prefix("t"),
@@ -144,7 +160,10 @@ async fn run() -> Result<(), String> {
     }
     report::latency(&rows);
     report::accounting(&rows);
+    Ok(())
+}
 
+fn cpu(rig: &rig::Rig) -> Result<(), String> {
     let mut cpu_rows = Vec::new();
     for (name, kind) in [
         ("ccpayment", Kind::Ccpayment),
@@ -152,14 +171,9 @@ async fn run() -> Result<(), String> {
         ("citypay deposit", Kind::CitypayDeposit),
         ("citypay order", Kind::CitypayOrder),
     ] {
-        let c = cpu::measure(&rig, kind, 20_000, 7).map_err(|e| format!("cpu {name}: {e}"))?;
+        let c = cpu::measure(rig, kind, 20_000, 7).map_err(|e| format!("cpu {name}: {e}"))?;
         cpu_rows.push((name, c));
     }
     report::cpu(&cpu_rows);
-
-    match &args.functions {
-        Some(dir) => report::cold_starts(dir, args.cold_runs).await?,
-        None => println!("\ncold start: skipped (no --functions DIR)"),
-    }
     Ok(())
 }
