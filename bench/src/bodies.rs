@@ -16,8 +16,14 @@ const CITYPAY_ORDER: &[u8] =
 const CITYPAY_DEPOSIT: &[u8] =
     include_bytes!("../../shared/tests/fixtures/citypay/deposit-confirmed.json");
 
-/// CityPay's order API answer for a confirmed order, as the fake sends it.
-pub const CITYPAY_API_ANSWER: &[u8] = br#"{"status":1,"data":{"companyName":"Local shop","id":2876,"customerId":99,"token":"paid-bench","coin":"Bitcoin","coinBaseName":"btc","amountFiat":"100","amount":0.00196864,"currency":{"id":1,"currency":"US Dollar","abbreviation":"USD"},"type":"Order","expiresAt":4102444800000,"expirationTime":3600000,"status":{"code":"CONFIRMED","label":"CONFIRMED"},"transactions":[]}}"#;
+/// CityPay's order API answer for the order `key` stands for, confirmed, as the
+/// loopback CityPay sends it.
+pub fn citypay_api_answer(key: &str) -> Vec<u8> {
+    format!(
+        r#"{{"status":1,"data":{{"companyName":"Local shop","id":2876,"customerId":99,"token":"paid-{key}","coin":"Bitcoin","coinBaseName":"btc","amountFiat":"100","amount":0.00196864,"currency":{{"id":1,"currency":"US Dollar","abbreviation":"USD"}},"type":"Order","expiresAt":4102444800000,"expirationTime":3600000,"status":{{"code":"CONFIRMED","label":"CONFIRMED"}},"transactions":[]}}}}"#
+    )
+    .into_bytes()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {

@@ -12,6 +12,8 @@ pub enum CpuError {
     Body(#[from] BodyError),
     #[error("the body was refused: {0:?}")]
     Refused(shared::intake::Rejection),
+    #[error("the typical body did not reach a known status")]
+    NoStatus,
     #[error("cannot read the thread's CPU clock: {0}")]
     Clock(String),
 }
@@ -35,12 +37,18 @@ fn thread_cpu() -> Result<Duration, CpuError> {
 }
 
 pub fn measure(rig: &Rig, kind: Kind, per_round: usize, rounds: usize) -> Result<Cpu, CpuError> {
-    let body = kind.body("cpu-0001")?;
+    let key = "cpu-0001";
+    let body = kind.body(key)?;
     let body_bytes = body.len();
     let now = shared::clock::now_unix();
-    // Refused bodies would be cheap: make sure this is the accepted path.
+    // Refused or unconfirmed bodies would be cheap: make sure this is the full path.
     let probe = kind.request(body.clone(), now)?;
-    rig.prepare(kind, &probe, now).map_err(CpuError::Refused)?;
+    let d = rig
+        .prepare(kind, key, &probe, now)
+        .map_err(CpuError::Refused)?;
+    if d.status.is_none() {
+        return Err(CpuError::NoStatus);
+    }
     let mut cpu = Vec::with_capacity(rounds);
     let mut wall = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -50,7 +58,7 @@ pub fn measure(rig: &Rig, kind: Kind, per_round: usize, rounds: usize) -> Result
         let c0 = thread_cpu()?;
         let w0 = Instant::now();
         for r in &reqs {
-            let _ = std::hint::black_box(rig.prepare(kind, std::hint::black_box(r), now));
+            let _ = std::hint::black_box(rig.prepare(kind, key, std::hint::black_box(r), now));
         }
         wall.push(w0.elapsed() / per_round as u32);
         cpu.push(thread_cpu()?.saturating_sub(c0) / per_round as u32);

@@ -163,7 +163,15 @@ impl Run<'_> {
         let req = kind
             .request(kind.body(key).map_err(body_err)?, now)
             .map_err(body_err)?;
-        self.rig.prepare(kind, &req, now)
+        let d = self.rig.prepare(kind, key, &req, now)?;
+        // The floors model the full path: a known status and its conditional update.
+        if d.status.is_none() {
+            return Err(shared::intake::Rejection::bad_request(
+                "status",
+                "the delivery reached no known status",
+            ));
+        }
+        Ok(d)
     }
 
     fn expect_ok(

@@ -14,7 +14,7 @@ use shared::secret::Secret;
 use shared::store::{schema, Delivery, Store};
 use testkit::citypay::FakeCityPay;
 
-use crate::bodies::{Kind, APP_ID, APP_SECRET, CITYPAY_API_ANSWER, PATH_TOKEN};
+use crate::bodies::{citypay_api_answer, Kind, APP_ID, APP_SECRET, PATH_TOKEN};
 use crate::counting::Counter;
 
 #[derive(Debug, thiserror::Error)]
@@ -123,13 +123,20 @@ impl Rig {
         }
     }
 
-    /// Everything but I/O (CityPay's order API answer is given).
-    pub fn prepare(&self, kind: Kind, req: &Request, now: i64) -> Result<Delivery, Rejection> {
+    /// Everything but I/O, for the delivery with key `key` (CityPay's order API
+    /// answer for it is given).
+    pub fn prepare(
+        &self,
+        kind: Kind,
+        key: &str,
+        req: &Request,
+        now: i64,
+    ) -> Result<Delivery, Rejection> {
         match kind {
             Kind::Ccpayment | Kind::CcpaymentProcessing => self.ccpayment.prepare(req, now),
             Kind::Alchemypay => self.alchemypay.prepare(req),
             Kind::CitypayOrder | Kind::CitypayDeposit => {
-                self.citypay.prepare_offline(req, CITYPAY_API_ANSWER)
+                self.citypay.prepare_offline(req, &citypay_api_answer(key))
             }
         }
     }
