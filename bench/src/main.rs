@@ -9,6 +9,7 @@ mod bodies;
 mod cold_start;
 mod counting;
 mod cpu;
+mod item_size;
 mod latency;
 mod report;
 mod rig;
@@ -142,6 +143,13 @@ async fn latency(rig: &rig::Rig, args: &Args) -> Result<(), String> {
             .go(args.deliveries)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
+        let sizes = if mode == Mode::New {
+            rig.stored_sizes(kind, &format!("{}-0", timed.prefix))
+                .await
+                .map_err(|e| format!("{name}: item sizes: {e}"))?
+        } else {
+            Vec::new()
+        };
         let mut requests = std::collections::BTreeMap::new();
         let mut capacity = std::collections::BTreeMap::new();
         for what in ["full", "put", "txn", "par"] {
@@ -156,6 +164,7 @@ async fn latency(rig: &rig::Rig, args: &Args) -> Result<(), String> {
             capacity,
             acc_requests: rig.counter.requests(&acc.label("full")),
             acc_n: ACCOUNTING_DELIVERIES,
+            sizes,
         });
     }
     report::latency(&rows);

@@ -8,6 +8,7 @@ use crate::bodies::{APP_ID, APP_SECRET, PATH_TOKEN};
 use crate::cold_start;
 use crate::counting::READS;
 use crate::cpu::Cpu;
+use crate::item_size::write_units;
 use crate::latency::{per_delivery, Samples};
 use crate::stats::{ms, percentiles, ratio};
 
@@ -40,6 +41,8 @@ pub struct Row {
     pub capacity: BTreeMap<&'static str, (f64, u64)>,
     pub acc_requests: BTreeMap<String, u64>,
     pub acc_n: usize,
+    /// New notifications: each stored item's sort key and billed size.
+    pub sizes: Vec<(String, usize)>,
 }
 
 pub fn latency(rows: &[Row]) {
@@ -167,6 +170,19 @@ pub fn accounting(rows: &[Row]) {
                 ));
             }
             println!("{line}");
+        }
+        if !r.sizes.is_empty() {
+            let items: Vec<String> = r
+                .sizes
+                .iter()
+                .map(|(sk, b)| format!("{} {b} B", sk.split('#').next().unwrap_or_default()))
+                .collect();
+            let txn: usize = r.sizes.iter().map(|(_, b)| write_units(*b, true)).sum();
+            let single: usize = r.sizes.iter().map(|(_, b)| write_units(*b, false)).sum();
+            println!(
+                "  stored: {} | by DynamoDB's rule: {txn} WCU in one transaction, {single} as single-item writes",
+                items.join(", ")
+            );
         }
     }
 }

@@ -147,4 +147,48 @@ impl Rig {
             docs.clear();
         }
     }
+
+    /// Sort key and billed size of every item stored for the delivery `key` stands for.
+    pub async fn stored_sizes(
+        &self,
+        kind: Kind,
+        key: &str,
+    ) -> Result<Vec<(String, usize)>, String> {
+        let now = shared::clock::now_unix();
+        let req = kind
+            .request(kind.body(key).map_err(|e| e.to_string())?, now)
+            .map_err(|e| e.to_string())?;
+        let d = self
+            .prepare(kind, key, &req, now)
+            .map_err(|r| format!("{r:?}"))?;
+        self.counter.label("sizes");
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(schema::record_pk(
+                    d.provider,
+                    &d.record_key,
+                )),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())?;
+        Ok(out
+            .items()
+            .iter()
+            .map(|item| {
+                let sk = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                (sk, crate::item_size::item_bytes(item))
+            })
+            .collect())
+    }
 }
