@@ -27,6 +27,10 @@ struct Args {
     functions: Option<PathBuf>,
     /// Only the CPU figures (to compare builds).
     cpu_only: bool,
+    /// Deliveries per scenario with `ReturnConsumedCapacity` on; they also warm up.
+    warmup: usize,
+    /// Calls per CPU round (7 rounds).
+    cpu_calls: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -35,6 +39,8 @@ fn args() -> Result<Args, String> {
         cold_runs: 20,
         functions: None,
         cpu_only: false,
+        warmup: 200,
+        cpu_calls: 20_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -44,15 +50,17 @@ fn args() -> Result<Args, String> {
             "--cold-runs" => a.cold_runs = value()?.parse().map_err(|e| format!("{e}"))?,
             "--functions" => a.functions = Some(PathBuf::from(value()?)),
             "--cpu-only" => a.cpu_only = true,
+            "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--cpu-calls" => a.cpu_calls = value()?.parse().map_err(|e| format!("{e}"))?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --deliveries N, --cold-runs N, --functions DIR, --cpu-only"
+                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --cold-runs N, --functions DIR, --cpu-only"
                 ))
             }
         }
     }
-    if a.deliveries == 0 {
-        return Err("--deliveries must be at least 1".into());
+    if a.deliveries == 0 || a.warmup == 0 || a.cpu_calls == 0 {
+        return Err("--deliveries, --warmup and --cpu-calls must be at least 1".into());
     }
     Ok(a)
 }
@@ -82,9 +90,6 @@ const SCENARIOS: [(&str, Kind, Mode); 9] = [
     ),
 ];
 
-/// Deliveries per scenario with `ReturnConsumedCapacity` on; they also warm up.
-const ACCOUNTING_DELIVERIES: usize = 200;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run().await {
@@ -105,7 +110,7 @@ async fn run() -> Result<(), String> {
     if !args.cpu_only {
         latency(&rig, &args).await?;
     }
-    cpu(&rig)?;
+    cpu(&rig, args.cpu_calls)?;
     match &args.functions {
         Some(dir) if !args.cpu_only => report::cold_starts(dir, args.cold_runs).await?,
         _ => println!("\ncold start: skipped"),
@@ -129,7 +134,7 @@ async fn latency(rig: &rig::Rig, args: &Args) -> Result<(), String> {
             mode,
             prefix: prefix("acc"),
         };
-        acc.go(ACCOUNTING_DELIVERIES)
+        acc.go(args.warmup)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
         rig.counter.ask_capacity(false);
@@ -163,7 +168,7 @@ async fn latency(rig: &rig::Rig, args: &Args) -> Result<(), String> {
             requests,
             capacity,
             acc_requests: rig.counter.requests(&acc.label("full")),
-            acc_n: ACCOUNTING_DELIVERIES,
+            acc_n: args.warmup,
             sizes,
         });
     }
@@ -172,7 +177,7 @@ async fn latency(rig: &rig::Rig, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn cpu(rig: &rig::Rig) -> Result<(), String> {
+fn cpu(rig: &rig::Rig, calls: usize) -> Result<(), String> {
     let mut cpu_rows = Vec::new();
     for (name, kind) in [
         ("ccpayment", Kind::Ccpayment),
@@ -180,9 +185,9 @@ fn cpu(rig: &rig::Rig) -> Result<(), String> {
         ("citypay deposit", Kind::CitypayDeposit),
         ("citypay order", Kind::CitypayOrder),
     ] {
-        let c = cpu::measure(rig, kind, 20_000, 7).map_err(|e| format!("cpu {name}: {e}"))?;
+        let c = cpu::measure(rig, kind, calls, 7).map_err(|e| format!("cpu {name}: {e}"))?;
         cpu_rows.push((name, c));
     }
-    report::cpu(&cpu_rows);
+    report::cpu(&cpu_rows, calls);
     Ok(())
 }

@@ -187,8 +187,10 @@ pub fn accounting(rows: &[Row]) {
     }
 }
 
-pub fn cpu(rows: &[(&str, Cpu)]) {
-    println!("\nCPU time of verify + parse + normalise, no I/O (median of 7 rounds of 20,000)");
+pub fn cpu(rows: &[(&str, Cpu)], calls: usize) {
+    println!(
+        "\nCPU time of verify + parse + normalise, no I/O (median of 7 rounds of {calls} calls)"
+    );
     for (name, c) in rows {
         println!(
             "{:28} {:5} bytes  {:7.2} µs CPU  {:7.2} µs wall",
