@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
+use crate::bodies::{APP_ID, APP_SECRET, PATH_TOKEN};
+use crate::stats::{ms, percentiles};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ColdError {
     #[error("{0}: {1}")]
@@ -97,4 +100,95 @@ fn peak_rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+const FUNCTIONS: [&str; 4] = [
+    "ccpayment-webhook",
+    "alchemypay-webhook",
+    "citypay-webhook",
+    "reconciler",
+];
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every function binary in `dir`, `runs` times each with secrets from the
+/// environment and from (a loopback) Secrets Manager; prints the table.
+pub async fn all(dir: &Path, runs: usize) -> Result<(), String> {
+    let sm = testkit::secretsmanager::FakeSecretsManager::start().await;
+    let ccpayment_json =
+        format!(r#"{{"app_id":"{APP_ID}","app_secret":"{APP_SECRET}","app_secret_previous":""}}"#);
+    sm.put("arn:bench:ccpayment", &ccpayment_json);
+    sm.put("arn:bench:token", PATH_TOKEN);
+    let common = [
+        ("TABLE_NAME", "bench-cold-start"),
+        ("CITYPAY_API_BASE", "http://127.0.0.1:9"),
+        ("CCPAYMENT_API_BASE", "http://127.0.0.1:9"),
+        ("RUST_LOG", "info"),
+    ];
+    let from_env = |f: &str| -> Vec<(&str, &str)> {
+        match f {
+            "ccpayment-webhook" | "reconciler" => vec![
+                ("CCPAYMENT_APP_ID", APP_ID),
+                ("CCPAYMENT_APP_SECRET", APP_SECRET),
+            ],
+            "alchemypay-webhook" => vec![("ALCHEMYPAY_PATH_TOKEN", PATH_TOKEN)],
+            _ => vec![("CITYPAY_PATH_TOKEN", PATH_TOKEN)],
+        }
+    };
+    let endpoint = sm.endpoint();
+    let from_sm = |f: &str| -> Vec<(&str, &str)> {
+        let arn = match f {
+            "ccpayment-webhook" | "reconciler" => ("CCPAYMENT_SECRET_ARN", "arn:bench:ccpayment"),
+            "alchemypay-webhook" => ("ALCHEMYPAY_PATH_TOKEN_SECRET_ARN", "arn:bench:token"),
+            _ => ("CITYPAY_PATH_TOKEN_SECRET_ARN", "arn:bench:token"),
+        };
+        vec![arn, ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str())]
+    };
+    println!(
+        "\ncold start: process start to first GET /runtime/invocation/next on a local Runtime API ({runs} runs each, after 1 discarded), binaries in {}",
+        dir.display()
+    );
+    println!(
+        "{:20} {:28} {:>8} {:>8} {:>8}  {:>9}",
+        "function", "secrets", "p50 ms", "min", "max", "peak RSS"
+    );
+    for f in FUNCTIONS {
+        let binary = dir.join(f);
+        if !binary.is_file() {
+            println!("{f:20} missing: {}", binary.display());
+            continue;
+        }
+        for (how, extra) in [
+            ("environment", from_env(f)),
+            ("Secrets Manager (loopback)", from_sm(f)),
+        ] {
+            let mut vars = env(&common);
+            vars.extend(env(&extra));
+            let mut ready = Vec::with_capacity(runs);
+            let mut rss = 0;
+            for i in 0..=runs {
+                let s = once(&binary, &vars).await.map_err(|e| e.to_string())?;
+                if i > 0 {
+                    ready.push(s.ready);
+                    rss = rss.max(s.rss_kib);
+                }
+            }
+            let p = percentiles(&ready).map_or(Duration::ZERO, |p| p.p50);
+            let min = ready.iter().min().copied().unwrap_or_default();
+            let max = ready.iter().max().copied().unwrap_or_default();
+            println!(
+                "{f:20} {how:28} {:8.2} {:8.2} {:8.2}  {:6.1} MiB",
+                ms(p),
+                ms(min),
+                ms(max),
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
+use shared::store::Delivery;
+
 use crate::bodies::{BodyError, Kind};
 use crate::rig::Rig;
 
@@ -30,8 +32,8 @@ pub enum RunError {
     Body(#[from] BodyError),
     #[error("delivery {0} answered {1}")]
     Answer(String, u16),
-    #[error("could not prepare delivery {0}: {1:?}")]
-    Prepare(String, shared::intake::Rejection),
+    #[error("could not prepare delivery {0}: {1}")]
+    Prepare(String, String),
     #[error("floor write {0}: {1}")]
     Floor(String, String),
 }
@@ -81,15 +83,9 @@ impl Run<'_> {
             }
             let now = shared::clock::now_unix();
             let put_key = format!("{base}-put-{i}");
-            let put_item = self
-                .prepared(floor_kind, &put_key, now)
-                .and_then(|d| self.rig.store.event_item_of(&d).map_err(store_err))
-                .map_err(|r| RunError::Prepare(put_key.clone(), r))?;
+            let put_item = self.event_item(floor_kind, &put_key, now)?;
             let txn_key = format!("{base}-txn-{i}");
-            let txn_items = self
-                .prepared(floor_kind, &txn_key, now)
-                .and_then(|d| self.rig.store.first_write_of(&d).map_err(store_err))
-                .map_err(|r| RunError::Prepare(txn_key.clone(), r))?;
+            let txn_items = self.first_write(floor_kind, &txn_key, now)?;
             let mut req = Some(self.kind.request(self.kind.body(&key)?, now)?);
             let mut put_item = Some(put_item);
             let mut txn_items = Some(txn_items);
@@ -126,10 +122,7 @@ impl Run<'_> {
             {
                 // The alternative to one transaction: the same two writes, in parallel.
                 let par_key = format!("{base}-par-{i}");
-                let items = self
-                    .prepared(floor_kind, &par_key, now)
-                    .and_then(|d| self.rig.store.first_write_of(&d).map_err(store_err))
-                    .map_err(|r| RunError::Prepare(par_key.clone(), r))?;
+                let items = self.first_write(floor_kind, &par_key, now)?;
                 self.rig.counter.label(&self.label("par"));
                 let started = Instant::now();
                 self.parallel(&par_key, items).await?;
@@ -137,10 +130,7 @@ impl Run<'_> {
             }
             if self.kind == Kind::CitypayOrder {
                 let api_key = format!("{base}-api-{i}");
-                let item = self
-                    .prepared(floor_kind, &api_key, now)
-                    .and_then(|d| self.rig.store.event_item_of(&d).map_err(store_err))
-                    .map_err(|r| RunError::Prepare(api_key.clone(), r))?;
+                let item = self.event_item(floor_kind, &api_key, now)?;
                 self.rig.counter.label(&self.label("api_put"));
                 let started = Instant::now();
                 let _confirmed = self.rig.citypay_api.fetch(&format!("paid-{api_key}")).await;
@@ -154,24 +144,42 @@ impl Run<'_> {
         Ok(s)
     }
 
-    fn prepared(
+    /// The delivery `key` stands for, prepared as the receiver would.
+    fn prepared(&self, kind: Kind, key: &str, now: i64) -> Result<Delivery, RunError> {
+        let fail = |why: String| RunError::Prepare(key.to_string(), why);
+        let req = kind.request(kind.body(key)?, now)?;
+        let d = self
+            .rig
+            .prepare(kind, key, &req, now)
+            .map_err(|r| fail(format!("{r:?}")))?;
+        // The floors model the full path: a known status and its conditional update.
+        if d.status.is_none() {
+            return Err(fail("the delivery reached no known status".into()));
+        }
+        Ok(d)
+    }
+
+    /// The event item the store would put for `key`.
+    fn event_item(&self, kind: Kind, key: &str, now: i64) -> Result<Item, RunError> {
+        let d = self.prepared(kind, key, now)?;
+        self.rig
+            .store
+            .event_item_of(&d)
+            .map_err(|e| RunError::Prepare(key.to_string(), e.to_string()))
+    }
+
+    /// The transaction the store would send first for `key`.
+    fn first_write(
         &self,
         kind: Kind,
         key: &str,
         now: i64,
-    ) -> Result<shared::store::Delivery, shared::intake::Rejection> {
-        let req = kind
-            .request(kind.body(key).map_err(body_err)?, now)
-            .map_err(body_err)?;
-        let d = self.rig.prepare(kind, key, &req, now)?;
-        // The floors model the full path: a known status and its conditional update.
-        if d.status.is_none() {
-            return Err(shared::intake::Rejection::bad_request(
-                "status",
-                "the delivery reached no known status",
-            ));
-        }
-        Ok(d)
+    ) -> Result<Vec<TransactWriteItem>, RunError> {
+        let d = self.prepared(kind, key, now)?;
+        self.rig
+            .store
+            .first_write_of(&d)
+            .map_err(|e| RunError::Prepare(key.to_string(), e.to_string()))
     }
 
     fn expect_ok(
@@ -271,14 +279,6 @@ impl Run<'_> {
 }
 
 type Item = std::collections::HashMap<String, AttributeValue>;
-
-fn store_err(e: shared::store::StoreError) -> shared::intake::Rejection {
-    shared::intake::Rejection::bad_request("item", e.to_string())
-}
-
-fn body_err(e: BodyError) -> shared::intake::Rejection {
-    shared::intake::Rejection::bad_request("body", e.to_string())
-}
 
 /// Requests per delivery under `label`, by operation.
 pub fn per_delivery(counts: &BTreeMap<String, u64>, n: usize) -> BTreeMap<String, f64> {

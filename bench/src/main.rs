@@ -112,7 +112,7 @@ async fn run() -> Result<(), String> {
     }
     cpu(&rig, args.cpu_calls)?;
     match &args.functions {
-        Some(dir) if !args.cpu_only => report::cold_starts(dir, args.cold_runs).await?,
+        Some(dir) if !args.cpu_only => cold_start::all(dir, args.cold_runs).await?,
         _ => println!("\ncold start: skipped"),
     }
     Ok(())

@@ -1,16 +1,12 @@
 //! The printed results.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
 
-use crate::bodies::{APP_ID, APP_SECRET, PATH_TOKEN};
-use crate::cold_start;
 use crate::counting::READS;
 use crate::cpu::Cpu;
 use crate::item_size::write_units;
 use crate::latency::{per_delivery, Samples};
-use crate::stats::{ms, percentiles, ratio};
+use crate::stats::{ms, percentiles, ratio, Percentiles};
 
 pub fn header() {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -87,36 +83,29 @@ pub fn latency(rows: &[Row]) {
             ratio(full.p99, txn.p99),
         );
         if let Some(par) = percentiles(&r.samples.par) {
-            println!(
-                "{:27} {:>8} {:>7}  {:8.2} {:7.2}  {:>8} {:>7}  {:6.2} {:6.2}",
-                "  put + update in parallel",
-                "",
-                "",
-                ms(par.p50),
-                ms(par.p99),
-                "",
-                "",
-                ratio(par.p50, put.p50),
-                ratio(par.p99, put.p99),
-            );
+            extra_row("  put + update in parallel", par, (par, put));
         }
         if let Some(api) = percentiles(&r.samples.api_put) {
-            println!(
-                "{:27} {:>8} {:>7}  {:8.2} {:7.2}  {:>8} {:>7}  {:6.2} {:6.2}",
-                "  order API GET + put",
-                "",
-                "",
-                ms(api.p50),
-                ms(api.p99),
-                "",
-                "",
-                ratio(full.p50, api.p50),
-                ratio(full.p99, api.p99),
-            );
+            extra_row("  order API GET + put", api, (full, api));
         }
     }
     println!("full = the handler: verify, parse, store, answer. put = one conditional PutItem of the same event item (the floor). txn = the store's own first TransactWriteItems (event put + state update), sent bare. Same table, same client.");
     println!("put + update in parallel: the transaction's two writes as single-item requests sent together, against the put (the alternative to one transaction). order API GET + put: the floor of a design that must ask CityPay before answering, against full.");
+}
+
+/// A second floor under a row: its latency in the put columns and `a / b`.
+fn extra_row(name: &str, p: Percentiles, (a, b): (Percentiles, Percentiles)) {
+    println!(
+        "{name:27} {:>8} {:>7}  {:8.2} {:7.2}  {:>8} {:>7}  {:6.2} {:6.2}",
+        "",
+        "",
+        ms(p.p50),
+        ms(p.p99),
+        "",
+        "",
+        ratio(a.p50, b.p50),
+        ratio(a.p99, b.p99),
+    );
 }
 
 fn ops(counts: Option<&BTreeMap<String, u64>>, n: usize) -> String {
@@ -200,95 +189,4 @@ pub fn cpu(rows: &[(&str, Cpu)], calls: usize) {
             c.wall.as_secs_f64() * 1e6
         );
     }
-}
-
-const FUNCTIONS: [&str; 4] = [
-    "ccpayment-webhook",
-    "alchemypay-webhook",
-    "citypay-webhook",
-    "reconciler",
-];
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-pub async fn cold_starts(dir: &Path, runs: usize) -> Result<(), String> {
-    let sm = testkit::secretsmanager::FakeSecretsManager::start().await;
-    let ccpayment_json =
-        format!(r#"{{"app_id":"{APP_ID}","app_secret":"{APP_SECRET}","app_secret_previous":""}}"#);
-    sm.put("arn:bench:ccpayment", &ccpayment_json);
-    sm.put("arn:bench:token", PATH_TOKEN);
-    let common = [
-        ("TABLE_NAME", "bench-cold-start"),
-        ("CITYPAY_API_BASE", "http://127.0.0.1:9"),
-        ("CCPAYMENT_API_BASE", "http://127.0.0.1:9"),
-        ("RUST_LOG", "info"),
-    ];
-    let from_env = |f: &str| -> Vec<(&str, &str)> {
-        match f {
-            "ccpayment-webhook" | "reconciler" => vec![
-                ("CCPAYMENT_APP_ID", APP_ID),
-                ("CCPAYMENT_APP_SECRET", APP_SECRET),
-            ],
-            "alchemypay-webhook" => vec![("ALCHEMYPAY_PATH_TOKEN", PATH_TOKEN)],
-            _ => vec![("CITYPAY_PATH_TOKEN", PATH_TOKEN)],
-        }
-    };
-    let endpoint = sm.endpoint();
-    let from_sm = |f: &str| -> Vec<(&str, &str)> {
-        let arn = match f {
-            "ccpayment-webhook" | "reconciler" => ("CCPAYMENT_SECRET_ARN", "arn:bench:ccpayment"),
-            "alchemypay-webhook" => ("ALCHEMYPAY_PATH_TOKEN_SECRET_ARN", "arn:bench:token"),
-            _ => ("CITYPAY_PATH_TOKEN_SECRET_ARN", "arn:bench:token"),
-        };
-        vec![arn, ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str())]
-    };
-    println!(
-        "\ncold start: process start to first GET /runtime/invocation/next on a local Runtime API ({runs} runs each, after 1 discarded), binaries in {}",
-        dir.display()
-    );
-    println!(
-        "{:20} {:28} {:>8} {:>8} {:>8}  {:>9}",
-        "function", "secrets", "p50 ms", "min", "max", "peak RSS"
-    );
-    for f in FUNCTIONS {
-        let binary = dir.join(f);
-        if !binary.is_file() {
-            println!("{f:20} missing: {}", binary.display());
-            continue;
-        }
-        for (how, extra) in [
-            ("environment", from_env(f)),
-            ("Secrets Manager (loopback)", from_sm(f)),
-        ] {
-            let mut vars = env(&common);
-            vars.extend(env(&extra));
-            let mut ready = Vec::with_capacity(runs);
-            let mut rss = 0;
-            for i in 0..=runs {
-                let s = cold_start::once(&binary, &vars)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if i > 0 {
-                    ready.push(s.ready);
-                    rss = rss.max(s.rss_kib);
-                }
-            }
-            let p = percentiles(&ready).map_or(Duration::ZERO, |p| p.p50);
-            let min = ready.iter().min().copied().unwrap_or_default();
-            let max = ready.iter().max().copied().unwrap_or_default();
-            println!(
-                "{f:20} {how:28} {:8.2} {:8.2} {:8.2}  {:6.1} MiB",
-                ms(p),
-                ms(min),
-                ms(max),
-                rss as f64 / 1024.0
-            );
-        }
-    }
-    Ok(())
 }
