@@ -28,10 +28,10 @@ trap 'kill "$DYNAMODB_PID" "$FAKE_PID" 2>/dev/null || true' EXIT
 export TABLE_NAME="${TABLE_NAME:-payment-webhooks-local}"
 export CCPAYMENT_APP_ID="${CCPAYMENT_APP_ID:-local-ccpayment-app-id}"
 export CCPAYMENT_APP_SECRET="${CCPAYMENT_APP_SECRET:-local-ccpayment-app-secret}"
-# The committed events/ files carry a fixed 2026-01-01 timestamp, so locally the
-# window is ten years wide; scripts/post.sh signs with the current time
-# and works with the production default (300) too.
-export CCPAYMENT_TIMESTAMP_WINDOW_SECS="${CCPAYMENT_TIMESTAMP_WINDOW_SECS:-315360000}"
+# The committed events/ files carry a fixed 2026-01-01 timestamp: locally the dedupe
+# horizon is ten years, so they are accepted as stale (flagged `stale_timestamp`)
+# rather than refused; scripts/post.sh signs with the current time.
+export EVENT_TTL_DAYS="${EVENT_TTL_DAYS:-3650}"
 export ALCHEMYPAY_PATH_TOKEN="${ALCHEMYPAY_PATH_TOKEN:-local-alchemypay-path-token-0123456789}"
 export CITYPAY_PATH_TOKEN="${CITYPAY_PATH_TOKEN:-local-citypay-path-token-0123456789}"
 export CITYPAY_API_BASE="${CITYPAY_API_BASE:-http://127.0.0.1:$FAKE_APIS_PORT}"

@@ -70,7 +70,10 @@ impl Rig {
                     secret: Secret::new(APP_SECRET),
                     previous_secret: None,
                 },
-                timestamp_window_secs: 300,
+                freshness: shared::timestamp::Freshness {
+                    window_secs: 300,
+                    horizon_secs: 90 * 86_400,
+                },
                 max_body_bytes: MAX_BODY,
             },
             store.clone(),

@@ -5,8 +5,13 @@
 use libfuzzer_sys::fuzz_target;
 use shared::ccpayment::signature::{sign, verify, Credentials, SignedHeaders};
 use shared::secret::Secret;
+use shared::timestamp::Freshness;
 
 const NOW: i64 = 1_767_225_600;
+const FRESHNESS: Freshness = Freshness {
+    window_secs: 300,
+    horizon_secs: 90 * 86_400,
+};
 
 fuzz_target!(|data: &[u8]| {
     let creds = Credentials {
@@ -25,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         timestamp,
         sign: sig,
     };
-    if verify(headers, body, &creds, NOW, 300).is_ok() {
+    if verify(headers, body, &creds, NOW, FRESHNESS).is_ok() {
         let good = sign("fuzz-app", "fuzz-secret", timestamp, body);
         let old = sign("fuzz-app", "fuzz-old", timestamp, body);
         assert!(sig.eq_ignore_ascii_case(&good) || sig.eq_ignore_ascii_case(&old));
@@ -37,5 +42,5 @@ fuzz_target!(|data: &[u8]| {
         timestamp: &ts,
         sign: &genuine,
     };
-    assert!(verify(ok, body, &creds, NOW, 300).is_ok());
+    assert!(verify(ok, body, &creds, NOW, FRESHNESS).is_ok());
 });

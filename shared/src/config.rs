@@ -42,16 +42,21 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let event_ttl_days = parse_or("EVENT_TTL_DAYS", 90u32)?;
-        if event_ttl_days == 0 {
-            return Err(ConfigError::Invalid {
-                name: "EVENT_TTL_DAYS",
-                reason: "must be at least 1".into(),
-            });
-        }
         Ok(Self {
             table_name: required("TABLE_NAME")?,
-            event_ttl_days,
+            event_ttl_days: event_ttl_days()?,
         })
     }
+}
+
+/// How long event items are kept: the dedupe horizon.
+pub fn event_ttl_days() -> Result<u32, ConfigError> {
+    let days = parse_or("EVENT_TTL_DAYS", 90u32)?;
+    if days == 0 {
+        return Err(ConfigError::Invalid {
+            name: "EVENT_TTL_DAYS",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(days)
 }

@@ -110,6 +110,13 @@ impl Report {
             values.push(("Flagged", 1.0, Unit::Count));
         }
         metrics.emit(&[("Provider", self.provider)], &values);
+        // Flags are a fixed vocabulary of this code's, so the dimension stays small.
+        for flag in &self.flags {
+            metrics.emit(
+                &[("Provider", self.provider), ("Flag", flag)],
+                &[("FlaggedByReason", 1.0, Unit::Count)],
+            );
+        }
         if let Some(code) = self.reject_code {
             metrics.emit(
                 &[("Provider", self.provider), ("Reason", code)],

@@ -306,7 +306,8 @@ async fn rejected_deliveries_store_nothing() {
     wrong_app
         .headers_mut()
         .insert("appid", "other".parse().unwrap());
-    let stale = signed(&body, NOW - 301);
+    let expired = signed(&body, NOW - HORIZON - 1);
+    let ahead = signed(&body, NOW + HORIZON + 1);
     let garbage = signed(b"not json", NOW);
     let missing_key = signed(br#"{"pay_status":"success","order_type":"Invoice"}"#, NOW);
     let non_utf8 = signed(b"{\"record_id\":\"\xff\",\"pay_status\":\"success\"}", NOW);
@@ -319,7 +320,8 @@ async fn rejected_deliveries_store_nothing() {
         (no_sign, 401, "header `sign` is missing"),
         (repeated, 401, "header `sign` is repeated"),
         (wrong_app, 401, "Appid does not match"),
-        (stale, 401, "outside the allowed window"),
+        (expired, 401, "older than the dedupe horizon"),
+        (ahead, 401, "further in the future than the dedupe horizon"),
         (garbage, 400, "invalid JSON"),
         (missing_key, 400, "`record_id` is missing"),
         (non_utf8, 400, "not UTF-8"),
@@ -337,11 +339,74 @@ async fn rejected_deliveries_store_nothing() {
         assert!(of_type(&items, kind).is_empty(), "no {kind} item stored");
     }
     // The only trace: the hour of the authentic-looking refusals (bad signature,
-    // stale timestamp) is marked for the reconciler to ask CCPayment about first.
+    // timestamp beyond the horizon) is marked for the reconciler to ask CCPayment about first.
     let windows = of_type(&items, "resend_window");
     assert_eq!(items.len(), 1);
     assert_eq!(windows.len(), 1);
     assert_eq!(windows[0]["suspect"].as_bool().unwrap(), &true);
     assert_eq!(num(windows[0], "start"), Some(NOW - NOW % 3600));
-    assert_eq!(total(&docs, "Rejected"), 10.0);
+    assert_eq!(total(&docs, "Rejected"), 11.0);
+}
+
+const HORIZON: i64 = 90 * 86_400;
+
+/// Retries and resends may carry the timestamp of the first attempt: an authentic
+/// notification outside the freshness window is stored, flagged and counted.
+#[tokio::test]
+async fn authentic_but_stale_is_stored_flagged_and_counted() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let body = fixture("api-deposit");
+    // Signed at NOW, delivered `age` seconds later (negative: from the future).
+    let cases = [
+        (0, 200, false),
+        (300, 200, false),
+        (-300, 200, false),
+        (301, 200, true),
+        (-301, 200, true),
+        (HORIZON, 200, true),
+        (-HORIZON, 200, true),
+        (HORIZON + 1, 401, false),
+        (-HORIZON - 1, 401, false),
+    ];
+    for (age, status, stale) in cases {
+        let (client, table) = fresh_table().await;
+        let (rx, docs) = receiver(client.clone(), &table);
+        let resp = rx.handle_at(signed(&body, NOW), NOW + age).await;
+        assert_eq!(resp.status().as_u16(), status, "age {age}");
+        let events = all_items(&client, &table).await;
+        let events = of_type(&events, "event");
+        assert_eq!(events.len(), usize::from(status == 200), "age {age}");
+        if let Some(event) = events.first() {
+            let flagged = event
+                .get("flags")
+                .and_then(|f| f.as_l().ok())
+                .is_some_and(|l| {
+                    l.iter()
+                        .any(|f| f.as_s().is_ok_and(|f| f == "stale_timestamp"))
+                });
+            assert_eq!(flagged, stale, "age {age}");
+            assert_eq!(body_text(&resp), "success");
+        }
+        let counted = docs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d["Flag"] == "stale_timestamp")
+            .count();
+        assert_eq!(counted, usize::from(stale), "age {age}");
+    }
+
+    // A stale replay of a notification already stored is a plain duplicate.
+    assert_eq!(rx.handle_at(signed(&body, NOW), NOW).await.status(), 200);
+    let replay = rx.handle_at(signed(&body, NOW), NOW + 7200).await;
+    assert_eq!(replay.status(), 200);
+    let items = all_items(&client, &table).await;
+    assert_eq!(of_type(&items, "event").len(), 1);
+    assert!(of_type(&items, "conflict").is_empty());
+    assert_eq!(total(&docs, "Duplicate"), 1.0);
+    assert!(
+        of_type(&items, "resend_window").is_empty(),
+        "a stored delivery is no evidence of loss"
+    );
 }

@@ -75,7 +75,10 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
 
     let config = CcpaymentConfig {
         credentials: credentials(),
-        timestamp_window_secs: 300,
+        freshness: shared::timestamp::Freshness {
+            window_secs: 300,
+            horizon_secs: 90 * 86_400,
+        },
         max_body_bytes: 64 * 1024,
     };
     let up = CcpaymentReceiver::new(

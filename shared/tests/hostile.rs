@@ -225,17 +225,17 @@ fn ccpayment_cases() -> Vec<Case> {
             "Sign does not match",
         ),
         case(
-            "replayed signature a day old",
-            signed(&ok, NOW - 86_400),
+            "replayed signature older than the dedupe horizon",
+            signed(&ok, NOW - 91 * 86_400),
             401,
-            "outside the allowed window",
+            "older than the dedupe horizon",
         ),
         case(
-            "timestamp in milliseconds",
+            "timestamp in microseconds",
             with_header(
                 signed(&ok, NOW),
                 "timestamp",
-                HeaderValue::from_str(&(NOW * 1000).to_string()).unwrap(),
+                HeaderValue::from_str(&(NOW * 1_000_000).to_string()).unwrap(),
             ),
             401,
             "Timestamp is not Unix seconds",

@@ -154,7 +154,10 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
                 secret: Secret::new("local-ccpayment-app-secret"),
                 previous_secret: None,
             },
-            timestamp_window_secs: 300,
+            freshness: shared::timestamp::Freshness {
+                window_secs: 300,
+                horizon_secs: 90 * 86_400,
+            },
             max_body_bytes: 64 * 1024,
         },
         store(),

@@ -3,7 +3,7 @@
 //! the status each must get and the local credentials they were made with.
 //!
 //! CCPayment events are signed with a fixed timestamp so the files never change
-//! between runs; the local stack widens the timestamp window to match (README).
+//! between runs; the local stack widens the dedupe horizon to match (README).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -86,8 +86,15 @@ fn ccpayment_cases() -> Vec<Case> {
             Change::BadSignature,
             401,
         ),
+        // A resend that kept its first attempt's timestamp, an hour old: stored, flagged.
+        Case {
+            name: "stale-timestamp-resend",
+            fixture: "direct-deposit",
+            change: Change::Timestamp("1767222000"),
+            status: 200,
+        },
         bad(
-            "reject-stale-timestamp",
+            "reject-expired-timestamp",
             "api-deposit",
             Change::Timestamp("1000000000"),
             401,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::signature::{self, Credentials, SignedHeaders};
+use crate::timestamp::Freshness;
 
 pub const DEFAULT_API_BASE: &str = "https://admin.ccpayment.com/ccpayment/v1";
 const SUCCESS_CODE: i64 = 10_000;
@@ -182,7 +183,7 @@ impl CcpaymentApi {
             &raw,
             &self.credentials,
             now_unix,
-            300,
+            Freshness::strict(300),
         )
         .map_err(|e| ApiError::BadSignature(e.to_string()))?;
         Ok(answer.get("data").cloned().unwrap_or(Value::Null))

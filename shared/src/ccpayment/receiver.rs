@@ -10,24 +10,39 @@ use crate::intake::{self, Backend, Rejection};
 use crate::metrics::Metrics;
 use crate::request::{single_header, HeaderError};
 use crate::store::{Delivery, StatusChange, Store};
+use crate::timestamp::{Age, Freshness};
 
 /// The body CCPayment requires; anything else counts as a failed delivery.
 pub const SUCCESS_BODY: &str = "success";
 
+/// An authentic delivery whose timestamp is outside the freshness window.
+pub const STALE_FLAG: &str = "stale_timestamp";
+
 #[derive(Debug, Clone)]
 pub struct CcpaymentConfig {
     pub credentials: Credentials,
-    pub timestamp_window_secs: u64,
+    /// Stale timestamps are stored and flagged; beyond the dedupe horizon, refused.
+    pub freshness: Freshness,
     pub max_body_bytes: usize,
 }
 
 impl CcpaymentConfig {
     pub async fn load() -> Result<Self, ConfigError> {
+        let freshness = Freshness {
+            window_secs: config::parse_or("CCPAYMENT_TIMESTAMP_WINDOW_SECS", 300u64)?,
+            horizon_secs: u64::from(config::event_ttl_days()?) * 86_400,
+        };
+        if freshness.window_secs > freshness.horizon_secs {
+            return Err(ConfigError::Invalid {
+                name: "CCPAYMENT_TIMESTAMP_WINDOW_SECS",
+                reason: "must not exceed the dedupe horizon (EVENT_TTL_DAYS)".into(),
+            });
+        }
         Ok(Self {
             credentials: crate::secrets::ccpayment_from_env().await?.ok_or(
                 ConfigError::Missing("CCPAYMENT_SECRET_ARN (or CCPAYMENT_APP_ID)"),
             )?,
-            timestamp_window_secs: config::parse_or("CCPAYMENT_TIMESTAMP_WINDOW_SECS", 300u64)?,
+            freshness,
             max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
         })
     }
@@ -68,7 +83,7 @@ impl CcpaymentReceiver {
         let evidence = matches!(
             &accepted,
             Err(Rejection::Unauthorized {
-                code: "signature_mismatch" | "stale_timestamp",
+                code: "signature_mismatch" | "expired_timestamp" | "future_timestamp",
                 ..
             })
         );
@@ -97,18 +112,22 @@ impl CcpaymentReceiver {
             timestamp: header("timestamp")?,
             sign: header("sign")?,
         };
-        signature::verify(
+        let verified = signature::verify(
             headers,
             body,
             &self.config.credentials,
             now_unix,
-            self.config.timestamp_window_secs,
+            self.config.freshness,
         )
         .map_err(|e| Rejection::unauthorized(e.code(), e.to_string()))?;
         let text = intake::utf8(body)?;
         let n = Notification::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
-        Ok(to_delivery(n, text, body))
+        let mut delivery = to_delivery(n, text, body);
+        if verified.age == Age::Stale {
+            delivery.flags.insert(STALE_FLAG.into());
+        }
+        Ok(delivery)
     }
 }
 

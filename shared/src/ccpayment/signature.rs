@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::secret::Secret;
+use crate::timestamp::{self, Age, Freshness, TimestampError};
 
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -36,10 +37,8 @@ impl SecretSlot {
 pub enum SignatureError {
     #[error("Appid does not match")]
     AppIdMismatch,
-    #[error("Timestamp is not Unix seconds")]
-    BadTimestamp,
-    #[error("Timestamp outside the allowed window")]
-    Stale,
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
     #[error("Sign is not 64 hex characters")]
     Malformed,
     #[error("Sign does not match")]
@@ -50,8 +49,9 @@ impl SignatureError {
     pub fn code(&self) -> &'static str {
         match self {
             SignatureError::AppIdMismatch => "appid_mismatch",
-            SignatureError::BadTimestamp => "bad_timestamp",
-            SignatureError::Stale => "stale_timestamp",
+            SignatureError::Timestamp(TimestampError::Malformed) => "bad_timestamp",
+            SignatureError::Timestamp(TimestampError::TooOld) => "expired_timestamp",
+            SignatureError::Timestamp(TimestampError::TooFarAhead) => "future_timestamp",
             SignatureError::Malformed => "malformed_signature",
             SignatureError::Mismatch => "signature_mismatch",
         }
@@ -80,24 +80,27 @@ pub struct SignedHeaders<'a> {
     pub sign: &'a str,
 }
 
+/// What a valid signature tells: which secret made it, and how old it claims to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub slot: SecretSlot,
+    pub age: Age,
+}
+
+/// Checks `Sign` over the raw body. A valid signature whose timestamp is outside the
+/// freshness window is `Age::Stale`, not an error (see `crate::timestamp`).
 pub fn verify(
     headers: SignedHeaders<'_>,
     body: &[u8],
     creds: &Credentials,
     now_unix: i64,
-    window_secs: u64,
-) -> Result<SecretSlot, SignatureError> {
+    freshness: Freshness,
+) -> Result<Verified, SignatureError> {
     if !bool::from(headers.app_id.as_bytes().ct_eq(creds.app_id.as_bytes())) {
         return Err(SignatureError::AppIdMismatch);
     }
     let ts = headers.timestamp;
-    if ts.is_empty() || ts.len() > 12 || !ts.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SignatureError::BadTimestamp);
-    }
-    let ts_value: i64 = ts.parse().map_err(|_| SignatureError::BadTimestamp)?;
-    if ts_value.abs_diff(now_unix) > window_secs {
-        return Err(SignatureError::Stale);
-    }
+    let ts_value = timestamp::parse(ts)?;
     let mut given = [0u8; 32];
     if headers.sign.len() != 64 || hex::decode_to_slice(headers.sign, &mut given).is_err() {
         return Err(SignatureError::Malformed);
@@ -106,13 +109,15 @@ pub fn verify(
     let previous = creds.previous_secret.as_ref().map_or(Choice::from(0), |p| {
         digest(&creds.app_id, p.expose(), ts, body).ct_eq(&given)
     });
-    if bool::from(current) {
-        Ok(SecretSlot::Current)
+    let slot = if bool::from(current) {
+        SecretSlot::Current
     } else if bool::from(previous) {
-        Ok(SecretSlot::Previous)
+        SecretSlot::Previous
     } else {
-        Err(SignatureError::Mismatch)
-    }
+        return Err(SignatureError::Mismatch);
+    };
+    let age = freshness.judge(ts_value, now_unix)?;
+    Ok(Verified { slot, age })
 }
 
 #[cfg(test)]
@@ -135,7 +140,16 @@ mod tests {
         }
     }
 
+    const FRESHNESS: Freshness = Freshness {
+        window_secs: 300,
+        horizon_secs: 90 * 86_400,
+    };
+
     fn check(sign: &str, ts: &str, app_id: &str, now: i64) -> Result<SecretSlot, SignatureError> {
+        check_age(sign, ts, app_id, now).map(|v| v.slot)
+    }
+
+    fn check_age(sign: &str, ts: &str, app_id: &str, now: i64) -> Result<Verified, SignatureError> {
         verify(
             SignedHeaders {
                 app_id,
@@ -145,7 +159,7 @@ mod tests {
             BODY,
             &creds(),
             now,
-            300,
+            FRESHNESS,
         )
     }
 
@@ -206,7 +220,7 @@ mod tests {
             &body,
             &creds(),
             NOW,
-            300,
+            FRESHNESS,
         );
         assert_eq!(r, Err(SignatureError::Mismatch));
     }
@@ -228,26 +242,36 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_outside_the_window() {
+    fn timestamps_outside_the_window_are_stale_and_beyond_the_horizon_refused() {
+        let h = 90 * 86_400;
+        let age = |now| check_age(EXPECTED, TS, APP_ID, now).map(|v| v.age);
+        // `now` after the timestamp: the delivery is old; before it: from the future.
+        assert_eq!(age(NOW + 300), Ok(Age::Fresh));
+        assert_eq!(age(NOW - 300), Ok(Age::Fresh));
+        assert_eq!(age(NOW + 301), Ok(Age::Stale));
+        assert_eq!(age(NOW - 301), Ok(Age::Stale));
+        assert_eq!(age(NOW + h), Ok(Age::Stale));
+        assert_eq!(age(NOW - h), Ok(Age::Stale));
         assert_eq!(
-            check(EXPECTED, TS, APP_ID, NOW + 300),
-            Ok(SecretSlot::Current)
+            age(NOW + h + 1),
+            Err(SignatureError::Timestamp(TimestampError::TooOld))
         );
         assert_eq!(
-            check(EXPECTED, TS, APP_ID, NOW - 300),
-            Ok(SecretSlot::Current)
+            age(NOW - h - 1),
+            Err(SignatureError::Timestamp(TimestampError::TooFarAhead))
+        );
+    }
+
+    #[test]
+    fn a_stale_timestamp_never_excuses_a_bad_signature() {
+        assert_eq!(
+            check(&"0".repeat(64), TS, APP_ID, NOW + 3600),
+            Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            check(EXPECTED, TS, APP_ID, NOW + 301),
-            Err(SignatureError::Stale)
-        );
-        assert_eq!(
-            check(EXPECTED, TS, APP_ID, NOW - 301),
-            Err(SignatureError::Stale)
-        );
-        assert_eq!(
-            check(EXPECTED, TS, APP_ID, NOW + 86_400),
-            Err(SignatureError::Stale)
+            check(&"0".repeat(64), TS, APP_ID, NOW + 365 * 86_400),
+            Err(SignatureError::Mismatch),
+            "the signature is judged before the age"
         );
     }
 
@@ -263,7 +287,7 @@ mod tests {
         ] {
             assert_eq!(
                 check(EXPECTED, ts, APP_ID, NOW),
-                Err(SignatureError::BadTimestamp),
+                Err(SignatureError::Timestamp(TimestampError::Malformed)),
                 "{ts:?}"
             );
         }
@@ -281,17 +305,17 @@ mod tests {
             sign,
         };
         assert_eq!(
-            verify(hdr(EXPECTED), BODY, &c, NOW, 300),
+            verify(hdr(EXPECTED), BODY, &c, NOW, FRESHNESS).map(|v| v.slot),
             Ok(SecretSlot::Previous)
         );
         let with_new = sign(APP_ID, new_secret, TS, BODY);
         assert_eq!(
-            verify(hdr(&with_new), BODY, &c, NOW, 300),
+            verify(hdr(&with_new), BODY, &c, NOW, FRESHNESS).map(|v| v.slot),
             Ok(SecretSlot::Current)
         );
         c.previous_secret = None;
         assert_eq!(
-            verify(hdr(EXPECTED), BODY, &c, NOW, 300),
+            verify(hdr(EXPECTED), BODY, &c, NOW, FRESHNESS),
             Err(SignatureError::Mismatch)
         );
     }

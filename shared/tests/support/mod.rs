@@ -88,7 +88,10 @@ pub fn receiver(
     let (metrics, docs) = Metrics::memory();
     let config = CcpaymentConfig {
         credentials: credentials(),
-        timestamp_window_secs: 300,
+        freshness: shared::timestamp::Freshness {
+            window_secs: 300,
+            horizon_secs: 90 * 86_400,
+        },
         max_body_bytes: 64 * 1024,
     };
     (
