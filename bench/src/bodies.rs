@@ -43,6 +43,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The provider (`shared::provider::ALL`) whose receiver takes this kind.
+    #[cfg(test)]
+    pub fn provider(self) -> &'static str {
+        match self {
+            Kind::Ccpayment | Kind::CcpaymentProcessing => shared::ccpayment::PROVIDER,
+            Kind::Alchemypay => shared::alchemypay::PROVIDER,
+            Kind::CitypayOrder | Kind::CitypayDeposit => shared::citypay::PROVIDER,
+        }
+    }
+
     fn fixture(self) -> (&'static [u8], &'static str) {
         match self {
             Kind::Ccpayment => (CCPAYMENT, "record_id"),

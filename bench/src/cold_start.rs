@@ -102,7 +102,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-const FUNCTIONS: [&str; 4] = [
+pub const FUNCTIONS: [&str; 4] = [
     "ccpayment-webhook",
     "alchemypay-webhook",
     "citypay-webhook",

@@ -191,3 +191,25 @@ fn cpu(rig: &rig::Rig, calls: usize) -> Result<(), String> {
     report::cpu(&cpu_rows, calls);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// A provider the benchmark does not measure fails here, not silently.
+    #[test]
+    fn every_provider_has_scenarios_and_a_cold_start() {
+        for p in shared::provider::ALL {
+            assert!(
+                super::SCENARIOS
+                    .iter()
+                    .any(|(_, k, _)| k.provider() == p.name),
+                "bench: no scenario for {}",
+                p.name
+            );
+            assert!(
+                super::cold_start::FUNCTIONS.contains(&p.function),
+                "bench: no cold start for {}",
+                p.function
+            );
+        }
+    }
+}

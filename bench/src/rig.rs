@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
 use shared::alchemypay::{AlchemypayConfig, AlchemypayReceiver};
 use shared::ccpayment::{CcpaymentConfig, CcpaymentReceiver, Credentials};
-use shared::citypay::{CitypayConfig, CitypayReceiver, OrderApi};
+use shared::citypay::{Citypay, CitypayConfig, CitypayReceiver, OrderApi};
 use shared::intake::{IpAllowList, Rejection};
 use shared::metrics::Metrics;
 use shared::secret::Secret;
@@ -90,17 +90,17 @@ impl Rig {
         );
         let confirm_timeout = Duration::from_secs(3);
         let citypay = CitypayReceiver::new(
-            CitypayConfig {
+            Citypay::new(CitypayConfig {
                 path_token: Secret::new(PATH_TOKEN),
                 allowed_ips: IpAllowList::default(),
                 max_body_bytes: MAX_BODY,
                 api_base: fake_citypay.base_url(),
                 confirm_timeout,
-            },
+            })
+            .map_err(|e| RigError::Config(e.to_string()))?,
             store.clone(),
             metrics,
-        )
-        .map_err(|e| RigError::Config(e.to_string()))?;
+        );
         let citypay_api =
             OrderApi::new(fake_citypay.base_url(), confirm_timeout).map_err(RigError::Config)?;
         Ok(Self {
@@ -137,9 +137,14 @@ impl Rig {
     ) -> Result<Delivery, Rejection> {
         match kind {
             Kind::Ccpayment | Kind::CcpaymentProcessing => self.ccpayment.prepare(req, now),
-            Kind::Alchemypay => self.alchemypay.prepare(req),
+            Kind::Alchemypay => self.alchemypay.prepare(req, now),
             Kind::CitypayOrder | Kind::CitypayDeposit => {
-                self.citypay.prepare_offline(req, &citypay_api_answer(key))
+                let callback = self.citypay.prepare(req, now)?;
+                let raw = shared::request::raw_body(req);
+                Ok(self
+                    .citypay
+                    .provider()
+                    .prepare_offline(callback, raw, &citypay_api_answer(key)))
             }
         }
     }

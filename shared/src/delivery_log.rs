@@ -12,6 +12,8 @@ pub enum Outcome {
     Conflict,
     Rejected,
     StoreFailed,
+    /// Authentic, answered, nothing to store (a URL-registration ping).
+    Acknowledged,
 }
 
 impl Outcome {
@@ -22,6 +24,7 @@ impl Outcome {
             Outcome::Conflict => "conflict",
             Outcome::Rejected => "rejected",
             Outcome::StoreFailed => "store_failed",
+            Outcome::Acknowledged => "acknowledged",
         }
     }
 
@@ -32,6 +35,7 @@ impl Outcome {
             Outcome::Conflict => "Conflict",
             Outcome::Rejected => "Rejected",
             Outcome::StoreFailed => "StoreFailed",
+            Outcome::Acknowledged => "Acknowledged",
         }
     }
 }
@@ -89,7 +93,7 @@ impl Report {
                 latency_ms,
                 "delivery"
             ),
-            Outcome::Stored | Outcome::Duplicate => tracing::info!(
+            Outcome::Stored | Outcome::Duplicate | Outcome::Acknowledged => tracing::info!(
                 provider = self.provider,
                 kind = self.kind.as_deref(),
                 key = self.key.as_deref(),

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 use crate::config::ConfigError;
 use crate::delivery_log::{Outcome, Report};
 use crate::metrics::Metrics;
+use crate::provider::Confirmed;
 use crate::request::raw_body;
 use crate::response;
 use crate::secret::Secret;
@@ -54,6 +55,17 @@ impl Rejection {
             reason: reason.into(),
         }
     }
+}
+
+/// A signature header that is missing, repeated or not text: no credential to check.
+pub fn header_rejection(e: crate::request::HeaderError) -> Rejection {
+    use crate::request::HeaderError;
+    let code = match e {
+        HeaderError::Missing(_) => "header_missing",
+        HeaderError::Repeated(_) => "header_repeated",
+        HeaderError::NotAscii(_) => "header_not_ascii",
+    };
+    Rejection::unauthorized(code, e.to_string())
 }
 
 /// Method and size, before any other work. Returns the raw body.
@@ -199,13 +211,18 @@ impl Backend {
         &self,
         provider: &'static str,
         started: Instant,
-        accepted: Result<Delivery, Rejection>,
+        accepted: Result<Confirmed, Rejection>,
         success_body: &str,
     ) -> Response<Body> {
         let mut report = Report::new(provider);
         let resp = match accepted {
             Err(rejection) => rejected(rejection, &mut report),
-            Ok(delivery) => {
+            Ok(Confirmed::Acknowledge { kind }) => {
+                report.kind = Some(kind.to_string());
+                report.outcome = Outcome::Acknowledged;
+                response::text(StatusCode::OK, success_body)
+            }
+            Ok(Confirmed::Store(delivery)) => {
                 describe(&mut report, &delivery);
                 stored(
                     self.store.record(&delivery).await,

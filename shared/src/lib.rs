@@ -4,6 +4,7 @@
 
 pub mod alchemypay;
 pub mod ccpayment;
+pub mod ccpayment_v2;
 pub mod citypay;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,8 @@ pub mod hashing;
 pub mod intake;
 pub mod logging;
 pub mod metrics;
+pub mod provider;
+pub mod receiver;
 pub mod reconcile;
 pub mod request;
 pub mod response;

@@ -1,42 +1,17 @@
 //! The Lambda entry shared by every webhook function: logging, then one receiver
 //! built at cold start serving every invocation.
 
-use std::future::Future;
+use lambda_http::{service_fn, Error, Request};
 
-use lambda_http::{service_fn, Body, Error, Request, Response};
+use crate::provider::Provider;
+use crate::receiver::Receiver;
 
-/// A provider's receiver: answers one delivery, never fails, never panics.
-pub trait Receiver: Send + Sync + 'static {
-    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send;
-}
-
-impl Receiver for crate::ccpayment::CcpaymentReceiver {
-    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
-        crate::ccpayment::CcpaymentReceiver::handle(self, req)
-    }
-}
-
-impl Receiver for crate::alchemypay::AlchemypayReceiver {
-    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
-        crate::alchemypay::AlchemypayReceiver::handle(self, req)
-    }
-}
-
-impl Receiver for crate::citypay::CitypayReceiver {
-    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
-        crate::citypay::CitypayReceiver::handle(self, req)
-    }
-}
-
-/// Runs the Lambda loop. Configuration errors surface as an init failure, before
-/// any delivery is accepted.
-pub async fn run<R, F>(build: F) -> Result<(), Error>
-where
-    R: Receiver,
-    F: Future<Output = Result<R, crate::config::ConfigError>>,
-{
+/// Runs the Lambda loop for provider `P`. Configuration errors surface as an init
+/// failure, before any delivery is accepted.
+pub async fn run<P: Provider>() -> Result<(), Error> {
     crate::logging::init();
-    let receiver: &'static R = Box::leak(Box::new(build.await?));
+    let receiver = Receiver::<P>::from_env().await?;
+    let receiver = &receiver;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(receiver.handle(req).await)
     }))

@@ -6,7 +6,7 @@
 mod support;
 
 use lambda_http::http::StatusCode;
-use shared::citypay::receiver::{deposit_record_key, order_record_key};
+use shared::citypay::{deposit_record_key, order_record_key};
 use shared::metrics::total;
 use shared::store::schema;
 use support::*;

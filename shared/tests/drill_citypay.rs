@@ -16,8 +16,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::time::{Duration, Instant};
 
-use shared::citypay::receiver::order_record_key;
-use shared::citypay::{CitypayConfig, CitypayReceiver};
+use shared::citypay::order_record_key;
+use shared::citypay::{Citypay, CitypayConfig, CitypayReceiver};
 use shared::intake::IpAllowList;
 use shared::metrics::Metrics;
 use shared::secret::Secret;
@@ -55,17 +55,17 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     let fake = FakeCityPay::start().await;
     let config = |client: aws_sdk_dynamodb::Client| {
         CitypayReceiver::new(
-            CitypayConfig {
+            Citypay::new(CitypayConfig {
                 path_token: Secret::new(CITYPAY_TOKEN),
                 allowed_ips: IpAllowList::default(),
                 max_body_bytes: 64 * 1024,
                 api_base: fake.base_url(),
                 confirm_timeout: Duration::from_secs(2),
-            },
+            })
+            .unwrap(),
             Store::new(client, &table, 90),
             Metrics::memory().0,
         )
-        .unwrap()
     };
     let up = config(client.clone());
     let dead = dead_client().await;

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use shared::reconcile::budget::{Budget, Slot};
-use shared::reconcile::windows::{self, HOUR};
+use shared::ccpayment::RESEND_SCOPE;
+use shared::store::budget::{Budget, Slot};
+use shared::store::windows::HOUR;
 use shared::store::Store;
 use support::*;
 use testkit::ccpayment::FakeCcpayment;
@@ -34,7 +35,7 @@ async fn concurrent_runs_never_share_a_budget_slot() {
     for _ in 0..10 {
         let (store, budget) = (store.clone(), budget.clone());
         tasks.push(tokio::spawn(async move {
-            budget.take(&store, DAY0).await.unwrap()
+            budget.take(&store, RESEND_SCOPE, DAY0).await.unwrap()
         }));
     }
     let mut taken = 0;
@@ -45,26 +46,56 @@ async fn concurrent_runs_never_share_a_budget_slot() {
     }
     assert_eq!(taken, 1, "one slot per minute, whatever the concurrency");
     assert_eq!(
-        budget.take(&store, DAY0 + 30).await.unwrap().0,
+        budget
+            .take(&store, RESEND_SCOPE, DAY0 + 30)
+            .await
+            .unwrap()
+            .0,
         Slot::TooSoon
     );
-    assert_eq!(budget.take(&store, DAY0 + 61).await.unwrap().0, Slot::Taken);
     assert_eq!(
-        budget.take(&store, DAY0 + 200).await.unwrap().0,
+        budget
+            .take(&store, RESEND_SCOPE, DAY0 + 61)
+            .await
+            .unwrap()
+            .0,
         Slot::Taken
     );
     assert_eq!(
-        budget.take(&store, DAY0 + 400).await.unwrap().0,
+        budget
+            .take(&store, RESEND_SCOPE, DAY0 + 200)
+            .await
+            .unwrap()
+            .0,
+        Slot::Taken
+    );
+    assert_eq!(
+        budget
+            .take(&store, RESEND_SCOPE, DAY0 + 400)
+            .await
+            .unwrap()
+            .0,
         Slot::Exhausted
     );
-    assert_eq!(budget.left(&store, DAY0 + 400).await.unwrap(), 0);
+    assert_eq!(
+        budget.left(&store, RESEND_SCOPE, DAY0 + 400).await.unwrap(),
+        0
+    );
     // The cap is over any 24 hours: the first slot comes back a day after it was used.
     assert_eq!(
-        budget.take(&store, DAY0 + 86_399).await.unwrap().0,
+        budget
+            .take(&store, RESEND_SCOPE, DAY0 + 86_399)
+            .await
+            .unwrap()
+            .0,
         Slot::Exhausted
     );
     assert_eq!(
-        budget.take(&store, DAY0 + 86_400).await.unwrap().0,
+        budget
+            .take(&store, RESEND_SCOPE, DAY0 + 86_400)
+            .await
+            .unwrap()
+            .0,
         Slot::Taken
     );
 }
@@ -289,14 +320,18 @@ fn s_<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 async fn cursor_survives_concurrent_runs_without_skipping() {
     let (client, table) = fresh_table().await;
     let store = Store::new(client, &table, 90);
-    windows::advance_cursor(&store, DAY0, 0, DAY0, 48)
+    store
+        .windows(RESEND_SCOPE)
+        .advance_cursor(DAY0, 0, DAY0, 48)
         .await
         .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            windows::advance_cursor(&store, DAY0 + 10 * HOUR, 0, DAY0, 48)
+            store
+                .windows(RESEND_SCOPE)
+                .advance_cursor(DAY0 + 10 * HOUR, 0, DAY0, 48)
                 .await
                 .unwrap()
         }));
@@ -305,7 +340,7 @@ async fn cursor_survives_concurrent_runs_without_skipping() {
     for t in tasks {
         opened += t.await.unwrap();
     }
-    let open = windows::open_windows(&store).await.unwrap();
+    let open = store.windows(RESEND_SCOPE).open().await.unwrap();
     let starts: Vec<i64> = open.iter().map(|w| w.start).collect();
     assert_eq!(
         starts,

@@ -5,7 +5,7 @@
 
 mod support;
 
-use shared::citypay::receiver::order_record_key;
+use shared::citypay::order_record_key;
 use support::*;
 use testkit::citypay::{Answer, FakeCityPay};
 
@@ -154,14 +154,26 @@ async fn alchemypay_orders_not_final_after_a_day_are_reported() {
     );
     let now = shared::clock::now_unix();
     assert_eq!(
-        reconciler.run_at(now + 3600).await.alchemypay_stale_orders,
+        reconciler.run_at(now + 3600).await.stale["alchemypay#order"],
         0,
         "not a day old yet"
     );
     let sum = reconciler.run_at(now + 86_401).await;
     assert_eq!(
-        sum.alchemypay_stale_orders, 1,
+        sum.stale["alchemypay#order"], 1,
         "INIT is open; FAIL is final"
     );
-    assert_eq!(metrics_total(&docs, "AlchemypayStaleOrders"), 1.0);
+    let stale_orders = docs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|d| d["Queue"] == "alchemypay#order")
+        .map(|d| d["StaleRecords"].as_f64().unwrap())
+        .sum::<f64>();
+    assert_eq!(stale_orders, 1.0);
+    assert_eq!(
+        sum.stale.len(),
+        2,
+        "every queue no API can confirm is counted"
+    );
 }

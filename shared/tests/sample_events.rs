@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use lambda_http::{Body, Request, Response};
 use shared::alchemypay::{AlchemypayConfig, AlchemypayReceiver};
 use shared::ccpayment::{CcpaymentConfig, CcpaymentReceiver, Credentials};
-use shared::citypay::{CitypayConfig, CitypayReceiver};
+use shared::citypay::{Citypay, CitypayConfig, CitypayReceiver};
 use shared::intake::IpAllowList;
 use shared::metrics::Metrics;
 use shared::secret::Secret;
@@ -65,6 +65,24 @@ fn check(provider: &str, name: &str, expected: u16, resp: &Response<Body>) -> bo
         body_text(resp)
     );
     expected == 200
+}
+
+/// A provider without samples, or samples without a provider, fails here.
+#[test]
+fn every_provider_has_its_events_folder() {
+    let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+    let mut folders: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "reconciler")
+        .collect();
+    folders.sort();
+    let mut providers: Vec<String> = shared::provider::ALL
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    providers.sort();
+    assert_eq!(folders, providers);
 }
 
 #[tokio::test]
@@ -143,11 +161,10 @@ async fn citypay_samples() {
         confirm_timeout: std::time::Duration::from_secs(2),
     };
     let rx = CitypayReceiver::new(
-        config,
+        Citypay::new(config).unwrap(),
         Store::new(client.clone(), &table, 90),
         Metrics::memory().0,
-    )
-    .unwrap();
+    );
     let mut accepted = 0;
     for (name, status, req) in files {
         accepted += usize::from(check("citypay", &name, status, &rx.handle(req).await));

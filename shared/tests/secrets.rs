@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use shared::ccpayment::credentials;
 use shared::secrets;
 use testkit::secretsmanager::FakeSecretsManager;
 
@@ -27,7 +28,11 @@ async fn ccpayment_credentials_and_path_tokens_are_read_from_secrets_manager() {
     let json = secrets::fetch(&sm, "CCPAYMENT_SECRET_ARN", arn)
         .await
         .unwrap();
-    let creds = secrets::ccpayment_credentials(&json).unwrap();
+    let accounts = credentials::parse(&json, "CCPAYMENT_SECRET_ARN").unwrap();
+    let creds = accounts
+        .get("202302010636261620672405236006912")
+        .unwrap()
+        .clone();
     assert_eq!(creds.app_id, "202302010636261620672405236006912");
     assert_eq!(creds.secret.expose(), "s-new");
     assert_eq!(creds.previous_secret.unwrap().expose(), "s-old");
@@ -63,7 +68,7 @@ async fn a_missing_secret_or_the_template_placeholder_stops_the_cold_start() {
     let json = secrets::fetch(&sm, "CCPAYMENT_SECRET_ARN", "arn:placeholder")
         .await
         .unwrap();
-    let err = secrets::ccpayment_credentials(&json)
+    let err = credentials::parse(&json, "CCPAYMENT_SECRET_ARN")
         .unwrap_err()
         .to_string();
     assert!(err.contains("not filled in yet"), "{err}");

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_yaml::Value;
+use shared::provider::ALL;
 use shared::store::schema;
 
 fn template() -> Value {
@@ -92,30 +93,17 @@ fn table_keeps_payment_records() {
     );
 }
 
+/// Every provider in `shared::provider::ALL` is deployed as the list says.
 #[test]
 fn every_receiver_is_routed_and_built_with_cargo_lambda() {
     let t = template();
-    for (resource, package, path) in [
-        (
-            "CcpaymentWebhookFunction",
-            "ccpayment-webhook",
-            "/webhooks/ccpayment",
-        ),
-        (
-            "AlchemypayWebhookFunction",
-            "alchemypay-webhook",
-            "/webhooks/alchemypay/{token}",
-        ),
-        (
-            "CitypayWebhookFunction",
-            "citypay-webhook",
-            "/webhooks/citypay/{token}",
-        ),
-    ] {
+    for p in ALL {
+        let resource = p.resource;
+        let package = p.function;
         let f = &t["Resources"][resource];
         assert_eq!(
             f["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{resource}"
+            "{resource}: missing from template.yaml, or not built with cargo lambda"
         );
         assert_eq!(
             f["Properties"]["CodeUri"],
@@ -130,12 +118,42 @@ fn every_receiver_is_routed_and_built_with_cargo_lambda() {
             "{package} is a workspace package"
         );
         let event = &f["Properties"]["Events"]["Notification"]["Properties"];
-        assert_eq!(event["Path"], path, "{resource}");
+        assert_eq!(event["Path"], p.route, "{resource}");
         assert_eq!(event["Method"], "POST");
     }
     assert_eq!(t["Globals"]["Function"]["Architectures"][0], "arm64");
     assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
     assert_eq!(t["Globals"]["Function"]["Handler"], "bootstrap");
+}
+
+/// Every provider has its rows on the dashboard, and so has every queue no API can
+/// confirm.
+#[test]
+fn the_dashboard_shows_every_provider() {
+    let t = template();
+    let mut body = Vec::new();
+    strings(
+        &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"],
+        &mut body,
+    );
+    let body = body.join("\n");
+    for p in ALL {
+        let name = p.name;
+        for metric in ["Stored", "Latency", "Duplicate", "Rejected"] {
+            assert!(
+                body.contains(&format!(r#"["${{Ns}}","{metric}","Provider","{name}""#)),
+                "dashboard: no {metric} row for {name}"
+            );
+        }
+        for queue in p.unconfirmable_queues {
+            assert!(
+                body.contains(&format!(
+                    r#"["${{Ns}}","StaleRecords","Component","reconciler","Queue","{queue}"]"#
+                )),
+                "dashboard: no StaleRecords row for {queue}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -171,6 +189,62 @@ fn functions(t: &Value) -> Vec<(String, &Value)> {
         .collect()
 }
 
+/// What `!If [condition, value, !Ref AWS::NoValue]` deploys when its provider is on.
+fn deployed(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) if t.tag == "If" => &t.value[1],
+        _ => v,
+    }
+}
+
+/// `ccpayment-v2` → `CcpaymentV2`: how the template names a provider's switch.
+fn pascal(name: &str) -> String {
+    name.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A merchant who uses one provider deploys nothing of the others: each provider's
+/// function, secrets and outputs hang on its own switch, on by default.
+#[test]
+fn each_provider_can_be_switched_off() {
+    let t = template();
+    for p in ALL {
+        let name = pascal(p.name);
+        let param = &t["Parameters"][format!("Enable{name}").as_str()];
+        assert_eq!(param["Default"], "true", "Enable{name}");
+        let condition = format!("{name}On");
+        assert!(
+            !t["Conditions"][condition.as_str()].is_null(),
+            "no condition {condition}"
+        );
+        assert_eq!(t["Resources"][p.resource]["Condition"], condition.as_str());
+        for secret in p.secrets {
+            assert_eq!(
+                t["Resources"][*secret]["Condition"],
+                condition.as_str(),
+                "{secret}"
+            );
+        }
+        let outputs = t["Outputs"].as_mapping().unwrap();
+        for (key, out) in outputs {
+            let key = key.as_str().unwrap();
+            if key.starts_with(&name) && !key.starts_with(&format!("{name}V")) {
+                assert_eq!(out["Condition"], condition.as_str(), "output {key}");
+            }
+        }
+    }
+    // The reconciler reads the CCPayment secret only when it exists.
+    let r = &t["Resources"]["ReconcilerFunction"]["Properties"];
+    let arn = &r["Environment"]["Variables"]["CCPAYMENT_SECRET_ARN"];
+    assert!(matches!(arn, Value::Tagged(t) if t.tag == "If"), "{arn:?}");
+}
+
 /// Every string anywhere under `v`, tags (`!Sub`, `!GetAtt`...) included.
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -189,7 +263,11 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 fn every_function_has_a_route_or_a_schedule() {
     let t = template();
     let fns = functions(&t);
-    assert_eq!(fns.len(), 4);
+    assert_eq!(
+        fns.len(),
+        ALL.len() + 1,
+        "one function per provider, and the reconciler"
+    );
     for (name, f) in fns {
         let events = f["Properties"]["Events"].as_mapping().unwrap();
         assert!(
@@ -213,7 +291,7 @@ fn no_iam_statement_has_a_wildcard() {
                 "{name}: only inline policies, no managed or SAM policy templates"
             );
             for st in policy["Statement"].as_sequence().unwrap() {
-                statements.push((name.clone(), st.clone()));
+                statements.push((name.clone(), deployed(st).clone()));
             }
         }
     }
@@ -242,17 +320,22 @@ fn no_iam_statement_has_a_wildcard() {
 #[test]
 fn each_function_reads_only_its_own_secret() {
     let t = template();
-    let expect = [
-        ("CcpaymentWebhookFunction", "CcpaymentSecret"),
-        ("AlchemypayWebhookFunction", "AlchemypayPathToken"),
-        ("CitypayWebhookFunction", "CitypayPathToken"),
-        ("ReconcilerFunction", "CcpaymentSecret"),
-    ];
-    for (function, secret) in expect {
+    let mut expect: Vec<(&str, Vec<String>)> = ALL
+        .iter()
+        .map(|p| {
+            (
+                p.resource,
+                p.secrets.iter().map(|s| s.to_string()).collect(),
+            )
+        })
+        .collect();
+    expect.push(("ReconcilerFunction", vec!["CcpaymentSecret".to_string()]));
+    for (function, secrets) in expect {
         let f = &t["Resources"][function];
         let mut refs = Vec::new();
         for policy in f["Properties"]["Policies"].as_sequence().unwrap() {
             for st in policy["Statement"].as_sequence().unwrap() {
+                let st = deployed(st);
                 let mut actions = Vec::new();
                 strings(&st["Action"], &mut actions);
                 if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
@@ -261,7 +344,7 @@ fn each_function_reads_only_its_own_secret() {
                 }
             }
         }
-        assert_eq!(refs, vec![secret.to_string()], "{function}");
+        assert_eq!(refs, secrets, "{function}");
     }
 }
 

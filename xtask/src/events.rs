@@ -202,12 +202,22 @@ fn citypay_cases() -> Vec<Case> {
 
 pub fn generate() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut total = 0;
-    for (provider, cases) in [
+    let providers = [
         ("ccpayment", ccpayment_cases()),
         ("alchemypay", alchemypay_cases()),
         ("citypay", citypay_cases()),
-    ] {
+    ];
+    for p in shared::provider::ALL {
+        if !providers.iter().any(|(name, _)| *name == p.name) {
+            return Err(format!(
+                "no sample events for provider {}: add its cases here",
+                p.name
+            )
+            .into());
+        }
+    }
+    let mut total = 0;
+    for (provider, cases) in providers {
         total += write_provider(&root, provider, cases)?;
     }
     println!(

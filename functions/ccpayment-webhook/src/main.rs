@@ -1,6 +1,6 @@
-//! Wiring only: the shared Ccpayment receiver, built once per cold start.
+//! Wiring only: the shared receiver for Ccpayment, built once per cold start.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::serve::run(shared::ccpayment::CcpaymentReceiver::from_env()).await
+    shared::serve::run::<shared::ccpayment::Ccpayment>().await
 }

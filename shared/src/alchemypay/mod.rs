@@ -6,6 +6,12 @@ pub mod receiver;
 pub mod redact;
 
 pub use notification::{CardOrder, OrderStatus};
-pub use receiver::{AlchemypayConfig, AlchemypayReceiver};
+pub use receiver::{Alchemypay, AlchemypayConfig, INFO};
+
+/// The card-order webhook function's receiver.
+pub type AlchemypayReceiver = crate::receiver::Receiver<Alchemypay>;
 
 pub const PROVIDER: &str = "alchemypay";
+
+/// Partition of the `open` index for orders not final yet; no API can confirm them.
+pub const ORDER_QUEUE: &str = "alchemypay#order";

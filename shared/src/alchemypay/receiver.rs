@@ -1,17 +1,27 @@
 //! `POST /webhooks/alchemypay/{token}`: check the path token (and source address),
 //! parse, mask the card number, store, answer 200.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
 use super::notification::CardOrder;
-use super::PROVIDER;
+use super::{ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
-use crate::intake::{self, Backend, IpAllowList, Rejection};
-use crate::metrics::Metrics;
+use crate::intake::{self, IpAllowList, Rejection};
+use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::secret::Secret;
-use crate::store::{Delivery, StatusChange, Store};
+use crate::store::{Delivery, StatusChange};
 
 pub const SUCCESS_BODY: &str = "success";
+
+pub const INFO: ProviderInfo = ProviderInfo {
+    name: PROVIDER,
+    function: "alchemypay-webhook",
+    resource: "AlchemypayWebhookFunction",
+    route: "/webhooks/alchemypay/{token}",
+    secrets: &["AlchemypayPathToken"],
+    success_body: SUCCESS_BODY,
+    unconfirmable_queues: &[ORDER_QUEUE],
+};
 
 #[derive(Debug, Clone)]
 pub struct AlchemypayConfig {
@@ -34,44 +44,41 @@ impl AlchemypayConfig {
     }
 }
 
+/// Alchemy Pay card orders as a provider.
 #[derive(Debug, Clone)]
-pub struct AlchemypayReceiver {
+pub struct Alchemypay {
     config: AlchemypayConfig,
-    backend: Backend,
 }
 
-impl AlchemypayReceiver {
-    pub fn new(config: AlchemypayConfig, store: Store, metrics: Metrics) -> Self {
-        Self {
-            config,
-            backend: Backend { store, metrics },
-        }
+impl From<AlchemypayConfig> for Alchemypay {
+    fn from(config: AlchemypayConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Provider for Alchemypay {
+    const INFO: &'static ProviderInfo = &INFO;
+    type Claim = Delivery;
+
+    async fn from_env() -> Result<Self, ConfigError> {
+        Ok(AlchemypayConfig::load().await?.into())
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            config: AlchemypayConfig::load().await?,
-            backend: Backend::from_env().await?,
-        })
+    fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
-        let started = std::time::Instant::now();
-        let accepted = self.prepare(&req);
-        self.backend
-            .respond(PROVIDER, started, accepted, SUCCESS_BODY)
-            .await
-    }
-
-    /// Everything before the write, without I/O: checks, path token, parse, redact.
-    pub fn prepare(&self, req: &Request) -> Result<Delivery, Rejection> {
-        let body = intake::precheck(req, self.config.max_body_bytes)?;
+    fn accept(&self, req: &Request, body: &[u8], _now: i64) -> Result<Delivery, Rejection> {
         intake::check_path_token(req, &self.config.path_token)?;
         self.config.allowed_ips.check(req)?;
         intake::utf8(body)?;
         let order = CardOrder::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
         Ok(to_delivery(order, body))
+    }
+
+    async fn confirm(&self, delivery: Delivery, _raw: &[u8]) -> Confirmed {
+        Confirmed::Store(delivery)
     }
 }
 
@@ -84,7 +91,7 @@ fn to_delivery(o: CardOrder, raw: &[u8]) -> Delivery {
         amounts: o.amounts,
         details: o.details,
         flags: o.flags,
-        open_queue: Some(format!("{PROVIDER}#order")),
+        open_queue: Some(ORDER_QUEUE.into()),
         ..Delivery::new(
             PROVIDER,
             o.order_no,

@@ -41,10 +41,10 @@ pub enum ApiError {
 pub struct ResendRequest {
     pub start: i64,
     pub end: i64,
-    /// `Failed` or `All Result`.
-    pub webhook_result: String,
-    /// `All Type` or one notification type.
-    pub transaction_type: String,
+    /// Every notification of the window (`All Result`), not only failed ones.
+    pub all_results: bool,
+    /// One notification type as v1 spells it; `None` for `All Type`.
+    pub transaction_type: Option<String>,
 }
 
 /// What `/bill/info` says of one order.
@@ -78,8 +78,8 @@ impl CcpaymentApi {
         let body = json!({
             "start_timestamp": r.start,
             "end_timestamp": r.end,
-            "webhook_result": r.webhook_result,
-            "transaction_type": r.transaction_type,
+            "webhook_result": if r.all_results { "All Result" } else { "Failed" },
+            "transaction_type": r.transaction_type.as_deref().unwrap_or("All Type"),
         });
         let data = self.call("/webhook/resend", &body, now_unix).await?;
         // The documented example sends the count as a string.

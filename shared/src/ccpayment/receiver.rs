@@ -1,22 +1,33 @@
-//! `POST /webhooks/ccpayment`: authenticate, parse, store, answer `success`.
+//! `POST /webhooks/ccpayment`: the signature over the raw body, then the
+//! notification as sent (v1 carries its amounts), answered `success`.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
 use super::notification::Notification;
-use super::signature::{self, Credentials, SignedHeaders};
-use super::PROVIDER;
+use super::signature::{self, Credentials, SignatureError, SignedHeaders};
+use super::{open_queue, PROVIDER, RESEND_SCOPE};
 use crate::config::{self, ConfigError};
-use crate::intake::{self, Backend, Rejection};
-use crate::metrics::Metrics;
-use crate::request::{single_header, HeaderError};
-use crate::store::{Delivery, StatusChange, Store};
-use crate::timestamp::{Age, Freshness};
+use crate::intake::{header_rejection, Rejection};
+use crate::provider::{Confirmed, Provider, ProviderInfo};
+use crate::request::single_header;
+use crate::store::{Delivery, StatusChange};
+use crate::timestamp::{Age, Freshness, TimestampError};
 
 /// The body CCPayment requires; anything else counts as a failed delivery.
 pub const SUCCESS_BODY: &str = "success";
 
 /// An authentic delivery whose timestamp is outside the freshness window.
 pub const STALE_FLAG: &str = "stale_timestamp";
+
+pub const INFO: ProviderInfo = ProviderInfo {
+    name: PROVIDER,
+    function: "ccpayment-webhook",
+    resource: "CcpaymentWebhookFunction",
+    route: "/webhooks/ccpayment",
+    secrets: &["CcpaymentSecret"],
+    success_body: SUCCESS_BODY,
+    unconfirmable_queues: &[],
+};
 
 #[derive(Debug, Clone)]
 pub struct CcpaymentConfig {
@@ -39,7 +50,7 @@ impl CcpaymentConfig {
             });
         }
         Ok(Self {
-            credentials: crate::secrets::ccpayment_from_env().await?.ok_or(
+            credentials: crate::ccpayment::credentials::v1_from_env().await?.ok_or(
                 ConfigError::Missing("CCPAYMENT_SECRET_ARN (or CCPAYMENT_APP_ID)"),
             )?,
             freshness,
@@ -48,64 +59,31 @@ impl CcpaymentConfig {
     }
 }
 
+/// CCPayment's v1.0 API as a provider.
 #[derive(Debug, Clone)]
-pub struct CcpaymentReceiver {
+pub struct Ccpayment {
     config: CcpaymentConfig,
-    backend: Backend,
 }
 
-impl CcpaymentReceiver {
-    pub fn new(config: CcpaymentConfig, store: Store, metrics: Metrics) -> Self {
-        Self {
-            config,
-            backend: Backend { store, metrics },
-        }
+impl From<CcpaymentConfig> for Ccpayment {
+    fn from(config: CcpaymentConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Provider for Ccpayment {
+    const INFO: &'static ProviderInfo = &INFO;
+    type Claim = Delivery;
+
+    async fn from_env() -> Result<Self, ConfigError> {
+        Ok(CcpaymentConfig::load().await?.into())
     }
 
-    /// Reads configuration and builds the DynamoDB client: once per cold start.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            config: CcpaymentConfig::load().await?,
-            backend: Backend::from_env().await?,
-        })
+    fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
-        self.handle_at(req, crate::clock::now_unix()).await
-    }
-
-    /// As `handle`, with the clock given: the timestamp window is checked against `now_unix`.
-    pub async fn handle_at(&self, req: Request, now_unix: i64) -> Response<Body> {
-        let started = std::time::Instant::now();
-        let accepted = self.prepare(&req, now_unix);
-        // Authentic-looking deliveries we refused are what a secret change or a clock
-        // problem looks like: CCPayment logs them as failed, so their hour is resent first.
-        let evidence = matches!(
-            &accepted,
-            Err(Rejection::Unauthorized {
-                code: "signature_mismatch" | "expired_timestamp" | "future_timestamp",
-                ..
-            })
-        );
-        let resp = self
-            .backend
-            .respond(PROVIDER, started, accepted, SUCCESS_BODY)
-            .await;
-        if evidence || resp.status().is_server_error() {
-            // Best effort: with the database down this fails too, and the routine
-            // window for this hour still covers it.
-            if let Err(e) =
-                crate::reconcile::windows::mark_suspect(&self.backend.store, now_unix).await
-            {
-                tracing::warn!(provider = PROVIDER, error = %e, "could not mark the hour as suspect");
-            }
-        }
-        resp
-    }
-
-    /// Everything before the write, without I/O: checks, signature, parse, normalise.
-    pub fn prepare(&self, req: &Request, now_unix: i64) -> Result<Delivery, Rejection> {
-        let body = intake::precheck(req, self.config.max_body_bytes)?;
+    fn accept(&self, req: &Request, body: &[u8], now_unix: i64) -> Result<Delivery, Rejection> {
         let header = |name| single_header(req, name).map_err(header_rejection);
         let headers = SignedHeaders {
             app_id: header("appid")?,
@@ -120,7 +98,7 @@ impl CcpaymentReceiver {
             self.config.freshness,
         )
         .map_err(|e| Rejection::unauthorized(e.code(), e.to_string()))?;
-        let text = intake::utf8(body)?;
+        let text = crate::intake::utf8(body)?;
         let n = Notification::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
         let mut delivery = to_delivery(n, text, body);
@@ -129,15 +107,26 @@ impl CcpaymentReceiver {
         }
         Ok(delivery)
     }
-}
 
-fn header_rejection(e: HeaderError) -> Rejection {
-    let code = match e {
-        HeaderError::Missing(_) => "header_missing",
-        HeaderError::Repeated(_) => "header_repeated",
-        HeaderError::NotAscii(_) => "header_not_ascii",
-    };
-    Rejection::unauthorized(code, e.to_string())
+    async fn confirm(&self, delivery: Delivery, _raw: &[u8]) -> Confirmed {
+        Confirmed::Store(delivery)
+    }
+
+    /// Authentic-looking deliveries we refused are what a secret change or a clock
+    /// problem looks like: CCPayment logs them as failed, so their hour is resent first.
+    fn is_loss_evidence(&self, rejection: &Rejection) -> bool {
+        let evidence = [
+            SignatureError::Mismatch,
+            SignatureError::Timestamp(TimestampError::TooOld),
+            SignatureError::Timestamp(TimestampError::TooFarAhead),
+        ];
+        matches!(rejection, Rejection::Unauthorized { code, .. }
+            if evidence.iter().any(|e| e.code() == *code))
+    }
+
+    fn resend_scope(&self, _req: &Request) -> Option<String> {
+        Some(RESEND_SCOPE.to_string())
+    }
 }
 
 fn to_delivery(n: Notification, text: &str, raw: &[u8]) -> Delivery {
@@ -150,7 +139,7 @@ fn to_delivery(n: Notification, text: &str, raw: &[u8]) -> Delivery {
         amounts: n.amounts.into_iter().map(|(k, a)| (k, a.text)).collect(),
         details: n.details,
         flags: n.flags,
-        open_queue: Some(format!("{PROVIDER}#{kind}")),
+        open_queue: Some(open_queue(&kind)),
         ..Delivery::new(
             PROVIDER,
             n.record_id,

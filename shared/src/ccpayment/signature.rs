@@ -7,16 +7,9 @@
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::secret::Secret;
 use crate::timestamp::{self, Age, Freshness, TimestampError};
 
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub app_id: String,
-    pub secret: Secret,
-    /// The secret before the last rotation, accepted until it is removed.
-    pub previous_secret: Option<Secret>,
-}
+pub use super::credentials::Credentials;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretSlot {
@@ -123,6 +116,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     // The self-generated vector from providers/ccpayment.md §2.1.
     const APP_ID: &str = "202302010636261620672405236006912";

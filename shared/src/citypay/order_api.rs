@@ -6,6 +6,8 @@ use std::time::Duration;
 use super::status::OrderStatus;
 use crate::fields::Fields;
 
+pub const DEFAULT_API_BASE: &str = "https://v2-order-api.citypay.io";
+
 /// Bigger answers are not an order.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 

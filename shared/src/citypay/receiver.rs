@@ -2,26 +2,31 @@
 //! parse, and for an order confirm the status with CityPay's order API before the
 //! state moves. A callback is a claim; the order API is the proof.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
 use super::callback::{Callback, DepositCallback, OrderCallback};
 use super::order_api::{ConfirmError, ConfirmedOrder, OrderApi};
 use super::status::{DepositStatus, OrderStatus};
-use super::PROVIDER;
+use super::{deposit_record_key, order_record_key, DEPOSIT_QUEUE, ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
-use crate::intake::{self, Backend, IpAllowList, Rejection};
-use crate::metrics::Metrics;
+use crate::intake::{self, IpAllowList, Rejection};
+use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::secret::Secret;
-use crate::store::{Delivery, StatusChange, Store};
+use crate::store::{Delivery, StatusChange};
 
 pub const SUCCESS_BODY: &str = "ok";
-pub const DEFAULT_API_BASE: &str = "https://v2-order-api.citypay.io";
 
-/// Partition of the `open` index for orders the reconciler must re-check.
-pub const ORDER_QUEUE: &str = "citypay#order";
-pub const DEPOSIT_QUEUE: &str = "citypay#deposit";
+pub const INFO: ProviderInfo = ProviderInfo {
+    name: PROVIDER,
+    function: "citypay-webhook",
+    resource: "CitypayWebhookFunction",
+    route: "/webhooks/citypay/{token}",
+    secrets: &["CitypayPathToken"],
+    success_body: SUCCESS_BODY,
+    unconfirmable_queues: &[DEPOSIT_QUEUE],
+};
 
 #[derive(Debug, Clone)]
 pub struct CitypayConfig {
@@ -50,86 +55,71 @@ impl CitypayConfig {
             allowed_ips: IpAllowList::from_env("CITYPAY_ALLOWED_IPS")?,
             max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
             api_base: config::optional("CITYPAY_API_BASE")
-                .unwrap_or_else(|| DEFAULT_API_BASE.to_string()),
+                .unwrap_or_else(|| super::order_api::DEFAULT_API_BASE.to_string()),
             confirm_timeout: Duration::from_millis(timeout_ms),
         })
     }
 }
 
+/// CityPay.io as a provider: the path token authenticates, the order API confirms.
 #[derive(Debug, Clone)]
-pub struct CitypayReceiver {
+pub struct Citypay {
     config: CitypayConfig,
     api: OrderApi,
-    backend: Backend,
 }
 
-/// The record key of an order or a deposit: they share the provider's namespace.
-pub fn order_record_key(order_token: &str) -> String {
-    format!("order:{order_token}")
-}
-
-pub fn deposit_record_key(transaction_id: &str) -> String {
-    format!("deposit:{transaction_id}")
-}
-
-impl CitypayReceiver {
-    pub fn new(config: CitypayConfig, store: Store, metrics: Metrics) -> Result<Self, ConfigError> {
-        Self::with_backend(config, Backend { store, metrics })
-    }
-
-    fn with_backend(config: CitypayConfig, backend: Backend) -> Result<Self, ConfigError> {
+impl Citypay {
+    pub fn new(config: CitypayConfig) -> Result<Self, ConfigError> {
         let api = OrderApi::new(&config.api_base, config.confirm_timeout).map_err(|reason| {
             ConfigError::Invalid {
                 name: "CITYPAY_API_BASE",
                 reason,
             }
         })?;
-        Ok(Self {
-            config,
-            api,
-            backend,
-        })
+        Ok(Self { config, api })
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::with_backend(CitypayConfig::load().await?, Backend::from_env().await?)
-    }
-
-    pub async fn handle(&self, req: Request) -> Response<Body> {
-        let started = Instant::now();
-        let accepted = match self.accept(&req) {
-            Err(rejection) => Err(rejection),
-            Ok((Callback::Order(o), body)) => {
-                let confirmation = self.api.fetch(&o.order_token).await;
-                Ok(order_delivery(o, confirmation, body))
-            }
-            Ok((Callback::Deposit(d), body)) => Ok(deposit_delivery(d, body)),
-        };
-        self.backend
-            .respond(PROVIDER, started, accepted, SUCCESS_BODY)
-            .await
-    }
-
-    /// Everything `handle` does except the network, with the order API's answer
-    /// given as the bytes it sent: what a delivery costs in CPU.
-    pub fn prepare_offline(&self, req: &Request, api_answer: &[u8]) -> Result<Delivery, Rejection> {
-        match self.accept(req)? {
-            (Callback::Order(o), body) => {
+    /// What a delivery costs in CPU: everything but the network, with the order
+    /// API's answer given as the bytes it sent. For the benchmark.
+    #[doc(hidden)]
+    pub fn prepare_offline(&self, callback: Callback, raw: &[u8], api_answer: &[u8]) -> Delivery {
+        match callback {
+            Callback::Order(o) => {
                 let confirmation = super::order_api::parse_answer(api_answer, &o.order_token);
-                Ok(order_delivery(o, confirmation, body))
+                order_delivery(o, confirmation, raw)
             }
-            (Callback::Deposit(d), body) => Ok(deposit_delivery(d, body)),
+            Callback::Deposit(d) => deposit_delivery(d, raw),
         }
     }
+}
 
-    fn accept<'r>(&self, req: &'r Request) -> Result<(Callback, &'r [u8]), Rejection> {
-        let body = intake::precheck(req, self.config.max_body_bytes)?;
+impl Provider for Citypay {
+    const INFO: &'static ProviderInfo = &INFO;
+    type Claim = Callback;
+
+    async fn from_env() -> Result<Self, ConfigError> {
+        Self::new(CitypayConfig::load().await?)
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
+    }
+
+    fn accept(&self, req: &Request, body: &[u8], _now: i64) -> Result<Callback, Rejection> {
         intake::check_path_token(req, &self.config.path_token)?;
         self.config.allowed_ips.check(req)?;
         intake::utf8(body)?;
-        let callback = Callback::parse(body)
-            .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
-        Ok((callback, body))
+        Callback::parse(body).map_err(|e| Rejection::bad_request("malformed", e.to_string()))
+    }
+
+    async fn confirm(&self, callback: Callback, raw: &[u8]) -> Confirmed {
+        Confirmed::Store(match callback {
+            Callback::Order(o) => {
+                let confirmation = self.api.fetch(&o.order_token).await;
+                order_delivery(o, confirmation, raw)
+            }
+            Callback::Deposit(d) => deposit_delivery(d, raw),
+        })
     }
 }
 

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::budget::Slot;
-use super::windows::{self, Window};
-use super::{open_items, Reconciler, Summary};
+use super::{Reconciler, Summary};
 use crate::ccpayment::api::{CcpaymentApi, ResendRequest};
-use crate::ccpayment::PROVIDER;
-use crate::store::{Delivery, StatusChange, StoreError};
+use crate::ccpayment::{open_queue, OrderType, PROVIDER, RESEND_SCOPE};
+use crate::store::budget::Slot;
+use crate::store::windows::{self, Window};
+use crate::store::{StatusChange, StatusUpdate, StoreError};
 
 impl Reconciler {
     pub(super) async fn resend_step(
@@ -20,13 +20,15 @@ impl Reconciler {
     ) -> Result<(), StoreError> {
         let c = &self.config;
         let initial = now - c.resend_backfill_hours * windows::HOUR;
-        sum.windows_opened =
-            windows::advance_cursor(&self.store, now, c.resend_settle_secs, initial, 48).await?;
-        let mut open = windows::open_windows(&self.store).await?;
+        let queue = self.store.windows(RESEND_SCOPE);
+        sum.windows_opened = queue
+            .advance_cursor(now, c.resend_settle_secs, initial, 48)
+            .await?;
+        let mut open = queue.open().await?;
         let picked = windows::pick(&open, now, c.resend_settle_secs).cloned();
         let mut budget_left = None;
         if let Some(w) = picked {
-            let (slot, left) = c.budget.take(&self.store, now).await?;
+            let (slot, left) = c.budget.take(&self.store, RESEND_SCOPE, now).await?;
             budget_left = Some(left);
             sum.resend_outcome = Some(match slot {
                 Slot::Taken => {
@@ -50,7 +52,7 @@ impl Reconciler {
         sum.oldest_open_window_age_secs = open.iter().map(|w| now - w.start).max().unwrap_or(0);
         sum.budget_left = match budget_left {
             Some(left) => Some(left),
-            None => Some(c.budget.left(&self.store, now).await?),
+            None => Some(c.budget.left(&self.store, RESEND_SCOPE, now).await?),
         };
         if eligible > c.backlog_warn_windows {
             tracing::warn!(
@@ -73,24 +75,23 @@ impl Reconciler {
         let request = ResendRequest {
             start: w.start,
             end: w.end,
-            webhook_result: w.webhook_result.clone(),
+            all_results: w.all_results,
             transaction_type: w.transaction_type.clone(),
         };
+        let queue = self.store.windows(RESEND_SCOPE);
         sum.resend_calls += 1;
         match api.resend(&request, now).await {
             Ok(count) => {
-                windows::mark_done(&self.store, w, now, count).await?;
+                queue.mark_done(w, now, count).await?;
                 sum.resent_notifications += count;
+                let which = if w.all_results { "all" } else { "failed" };
                 Ok((
-                    format!(
-                        "window {} asked ({}), {count} to resend",
-                        w.start, w.webhook_result
-                    ),
+                    format!("window {} asked ({which}), {count} to resend", w.start),
                     true,
                 ))
             }
             Err(e) => {
-                windows::mark_failed(&self.store, w, now, &e.to_string()).await?;
+                queue.mark_failed(w, now, &e.to_string()).await?;
                 Ok((format!("window {} failed: {e}", w.start), false))
             }
         }
@@ -104,20 +105,19 @@ impl Reconciler {
     ) -> Result<(), StoreError> {
         let older_than_ms = (now - self.config.bill_info_after_secs) * 1000;
         // Deposits and withdrawals are never mixed in one call.
-        for kind in ["API Deposit", "API Withdrawal"] {
-            let items = open_items(
-                &self.store,
-                &format!("{PROVIDER}#{kind}"),
-                older_than_ms,
-                1000,
-            )
-            .await?;
+        for kind in [OrderType::ApiDeposit, OrderType::ApiWithdrawal] {
+            let kind = kind.as_str();
+            let records = self
+                .store
+                .open_records(&open_queue(kind), older_than_ms, 1000)
+                .await?;
             let mut by_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for item in &items {
-                let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-                if let (Some(order), Some(record)) = (text("merchant_order_id"), text("record_key"))
-                {
-                    by_order.entry(order).or_default().push(record);
+            for r in records {
+                if let Some(order) = r.attr("merchant_order_id") {
+                    by_order
+                        .entry(order.to_string())
+                        .or_default()
+                        .push(r.record_key);
                 }
             }
             let ids: Vec<String> = by_order.keys().cloned().collect();
@@ -135,17 +135,14 @@ impl Reconciler {
                         continue;
                     };
                     for record in by_order.get(&info.merchant_order_id).into_iter().flatten() {
-                        let mut d = Delivery::new(
-                            PROVIDER,
-                            record.clone(),
-                            Vec::new(),
-                            status.name.clone(),
-                            b"",
-                            String::new(),
-                        );
-                        d.status = Some(status.clone());
-                        d.flags.insert("reconciled_by_bill_info".into());
-                        if self.store.advance_state(&d).await? {
+                        let update = StatusUpdate {
+                            provider: PROVIDER,
+                            record_key: record.clone(),
+                            status: status.clone(),
+                            flags: ["reconciled_by_bill_info".to_string()].into(),
+                            at_ms: now * 1000,
+                        };
+                        if self.store.advance_status(&update).await? {
                             sum.records_reconciled += 1;
                         }
                     }

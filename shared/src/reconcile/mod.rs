@@ -2,17 +2,13 @@
 //! provider's limits. Every step is bounded; a failing step is reported and the
 //! others still run.
 
-pub mod budget;
 mod ccpayment;
 mod citypay;
 pub mod request;
-pub mod windows;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::ccpayment::api::CcpaymentApi;
@@ -20,10 +16,8 @@ use crate::ccpayment::Credentials;
 use crate::citypay::OrderApi;
 use crate::config::{self, ConfigError};
 use crate::metrics::{Metrics, Unit};
-use crate::store::schema::{OPEN_INDEX, OPEN_PK, OPEN_SINCE};
+use crate::store::budget::Budget;
 use crate::store::{Store, StoreError};
-
-use budget::Budget;
 
 #[derive(Debug, Clone)]
 pub struct ReconcilerConfig {
@@ -42,7 +36,7 @@ pub struct ReconcilerConfig {
 
 impl ReconcilerConfig {
     pub async fn load() -> Result<Self, ConfigError> {
-        let ccpayment = crate::secrets::ccpayment_from_env()
+        let ccpayment = crate::ccpayment::credentials::v1_from_env()
             .await?
             .map(|credentials| {
                 (
@@ -61,7 +55,7 @@ impl ReconcilerConfig {
         Ok(Self {
             ccpayment,
             citypay_api_base: config::optional("CITYPAY_API_BASE")
-                .unwrap_or_else(|| crate::citypay::receiver::DEFAULT_API_BASE.to_string()),
+                .unwrap_or_else(|| crate::citypay::order_api::DEFAULT_API_BASE.to_string()),
             budget: Budget {
                 daily_cap,
                 // One call a minute, with a second of margin for clock skew.
@@ -96,8 +90,8 @@ pub struct Summary {
     pub citypay_updated: u32,
     pub citypay_expired: u32,
     pub citypay_unconfirmed: u32,
-    pub alchemypay_stale_orders: usize,
-    pub citypay_stale_deposits: usize,
+    /// Per `open` queue that no API can confirm: records past the stale limit.
+    pub stale: BTreeMap<String, usize>,
     pub errors: Vec<String>,
 }
 
@@ -157,15 +151,17 @@ impl Reconciler {
     pub async fn handle(&self, event: &Value, now: i64) -> Result<Summary, RunError> {
         let mut queued = 0;
         if let Some(req) = request::ManualResend::from_event(event).map_err(RunError::BadRequest)? {
-            queued = windows::queue_manual(
-                &self.store,
-                req.from,
-                req.to,
-                req.all_results,
-                req.transaction_type.as_deref(),
-            )
-            .await
-            .map_err(|e| RunError::Steps(vec![e.to_string()]))?;
+            queued = self
+                .store
+                .windows(crate::ccpayment::RESEND_SCOPE)
+                .queue_manual(
+                    req.from,
+                    req.to,
+                    req.all_results,
+                    req.transaction_type.as_deref(),
+                )
+                .await
+                .map_err(|e| RunError::Steps(vec![e.to_string()]))?;
             tracing::info!(
                 from = req.from,
                 to = req.to,
@@ -202,19 +198,23 @@ impl Reconciler {
         sum
     }
 
-    /// Records nobody can query: reported so a human can look.
+    /// Records no API can confirm, of every provider: reported so a human can look.
     async fn stale_step(&self, now: i64, sum: &mut Summary) -> Result<(), StoreError> {
         let older_than_ms = (now - self.config.stale_after_secs) * 1000;
-        let alchemy = open_items(&self.store, "alchemypay#order", older_than_ms, 1000).await?;
-        for item in alchemy.iter().take(20) {
-            let key = item.get("record_key").and_then(|v| v.as_s().ok());
-            tracing::warn!(provider = "alchemypay", key = key.map(String::as_str), "order not final after the stale limit; Alchemy Pay has no order query, check it by hand");
+        for provider in crate::provider::ALL {
+            for queue in provider.unconfirmable_queues {
+                let stale = self.store.open_records(queue, older_than_ms, 1000).await?;
+                for r in stale.iter().take(20) {
+                    tracing::warn!(
+                        provider = provider.name,
+                        queue,
+                        key = r.record_key.as_str(),
+                        "not final after the stale limit and no API can confirm it; check it by hand"
+                    );
+                }
+                sum.stale.insert((*queue).to_string(), stale.len());
+            }
         }
-        sum.alchemypay_stale_orders = alchemy.len();
-        sum.citypay_stale_deposits =
-            open_items(&self.store, "citypay#deposit", older_than_ms, 1000)
-                .await?
-                .len();
         Ok(())
     }
 
@@ -239,14 +239,6 @@ impl Reconciler {
             ("CitypayUpdated", count(f64::from(sum.citypay_updated))),
             ("CitypayExpired", count(f64::from(sum.citypay_expired))),
             ("Unconfirmed", count(f64::from(sum.citypay_unconfirmed))),
-            (
-                "AlchemypayStaleOrders",
-                count(sum.alchemypay_stale_orders as f64),
-            ),
-            (
-                "CitypayStaleDeposits",
-                count(sum.citypay_stale_deposits as f64),
-            ),
             ("ReconcilerErrors", count(sum.errors.len() as f64)),
         ]
         .into_iter()
@@ -261,38 +253,11 @@ impl Reconciler {
             values.push(("ResendBudgetLeft", f64::from(left), Unit::Count));
         }
         self.metrics.emit(&[("Component", "reconciler")], &values);
-    }
-}
-
-/// State items of one `open` partition that have been open since before `older_than_ms`.
-async fn open_items(
-    store: &Store,
-    queue: &str,
-    older_than_ms: i64,
-    max: usize,
-) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(OPEN_INDEX)
-            .key_condition_expression("#q = :q AND #since <= :t")
-            .expression_attribute_names("#q", OPEN_PK)
-            .expression_attribute_names("#since", OPEN_SINCE)
-            .expression_attribute_values(":q", AttributeValue::S(queue.into()))
-            .expression_attribute_values(":t", AttributeValue::N(older_than_ms.to_string()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| StoreError::Dynamo(DisplayErrorContext(&e).to_string()))?;
-        out.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() || out.len() >= max {
-            out.truncate(max);
-            return Ok(out);
+        for (queue, n) in &sum.stale {
+            self.metrics.emit(
+                &[("Component", "reconciler"), ("Queue", queue)],
+                &[("StaleRecords", *n as f64, Unit::Count)],
+            );
         }
     }
 }

@@ -15,16 +15,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
+use super::attr::dynamo;
 use super::expr::{n, s, Expr};
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK, STATE_SK};
+use super::Store;
 
 /// A status the provider's model knows, with its place in the order of progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +103,16 @@ impl Delivery {
     }
 }
 
+/// A status learned after the event was stored: what the reconciler found out.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub provider: &'static str,
+    pub record_key: String,
+    pub status: StatusChange,
+    pub flags: BTreeSet<String>,
+    pub at_ms: i64,
+}
+
 impl StatusChange {
     /// From a provider model's `(rank, terminal)`; `None` for a status it does not know.
     pub fn ranked(name: &str, rank: Option<(u8, bool)>) -> Option<Self> {
@@ -164,30 +175,7 @@ struct EventItem<'a> {
 
 const MAX_CONTENTION_ATTEMPTS: u32 = 8;
 
-#[derive(Debug, Clone)]
-pub struct Store {
-    client: Client,
-    table: String,
-    event_ttl_secs: i64,
-}
-
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>, event_ttl_days: u32) -> Self {
-        Self {
-            client,
-            table: table.into(),
-            event_ttl_secs: i64::from(event_ttl_days) * 86_400,
-        }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     pub async fn record(&self, d: &Delivery) -> Result<Recorded, StoreError> {
         let pk = schema::record_pk(d.provider, &d.record_key);
         let event_item = self.event_item(d, &pk, &schema::event_sk(&d.event_id))?;
@@ -225,9 +213,7 @@ impl Store {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Cancel::Contended => return Err(StoreError::Contention(attempt)),
-                Cancel::StaleStatus | Cancel::Other => {
-                    return Err(StoreError::Dynamo(DisplayErrorContext(&err).to_string()))
-                }
+                Cancel::StaleStatus | Cancel::Other => return Err(dynamo(err)),
             }
         }
     }
@@ -299,10 +285,28 @@ impl Store {
         serde_dynamo::to_item(item).map_err(|e| StoreError::Build(e.to_string()))
     }
 
+    /// Applies a status found out later to the record's state, without an event.
+    /// Returns whether the status advanced.
+    pub async fn advance_status(&self, u: &StatusUpdate) -> Result<bool, StoreError> {
+        let d = Delivery {
+            status: Some(u.status.clone()),
+            flags: u.flags.clone(),
+            received_at_ms: u.at_ms,
+            ..Delivery::new(
+                u.provider,
+                u.record_key.clone(),
+                Vec::new(),
+                u.status.name.clone(),
+                b"",
+                String::new(),
+            )
+        };
+        self.advance_state(&d).await
+    }
+
     /// Applies `d.status` to the record's state without writing an event: for a
-    /// status confirmed after the event was stored (a duplicate callback, the
-    /// reconciler). Returns whether the status advanced.
-    pub async fn advance_state(&self, d: &Delivery) -> Result<bool, StoreError> {
+    /// status confirmed after the event was stored (a duplicate callback).
+    async fn advance_state(&self, d: &Delivery) -> Result<bool, StoreError> {
         if d.status.is_none() {
             return Ok(false);
         }
@@ -327,7 +331,7 @@ impl Store {
             {
                 Ok(false)
             }
-            Err(e) => Err(StoreError::Dynamo(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(dynamo(e)),
         }
     }
 
@@ -470,7 +474,7 @@ impl Store {
             {
                 Ok(Recorded::Conflict)
             }
-            Err(e) => Err(StoreError::Dynamo(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(dynamo(e)),
         }
     }
 }

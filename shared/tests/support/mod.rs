@@ -339,8 +339,11 @@ pub fn citypay_receiver(
         confirm_timeout: Duration::from_millis(400),
     };
     (
-        shared::citypay::CitypayReceiver::new(config, Store::new(client, table, 90), metrics)
-            .unwrap(),
+        shared::citypay::CitypayReceiver::new(
+            shared::citypay::Citypay::new(config).unwrap(),
+            Store::new(client, table, 90),
+            metrics,
+        ),
         docs,
     )
 }
@@ -409,7 +412,7 @@ pub fn reconciler_config(
     shared::reconcile::ReconcilerConfig {
         ccpayment: ccpayment_base.map(|b| (b.to_string(), credentials())),
         citypay_api_base: citypay_base.to_string(),
-        budget: shared::reconcile::budget::Budget {
+        budget: shared::store::budget::Budget {
             daily_cap: 24,
             min_interval_secs: 61,
         },

@@ -1,5 +1,6 @@
-//! CCPayment's resend allowance: at most one call a minute and `daily_cap` calls a
-//! day. "A day" in CCPayment's own time zone is not documented, so the cap holds
+//! A provider's call allowance per scope (one account), e.g. CCPayment's resend
+//! limit: at most one call every `min_interval_secs` and `daily_cap` calls a day.
+//! "A day" in the provider's own time zone is not documented, so the cap holds
 //! over every rolling 24 hours, which keeps it within any calendar day too.
 //!
 //! The budget is one item. A slot is taken by a write conditioned on the version
@@ -8,13 +9,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::store::{Store, StoreError};
+use super::attr::dynamo;
+use super::schema::{PK, SK};
+use super::{Store, StoreError};
 
-pub const PK: &str = "reconciler#ccpayment";
-const SK: &str = "resend-budget";
+const BUDGET_SK: &str = "resend-budget";
 const DAY: i64 = 86_400;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,17 +41,17 @@ struct Read {
 }
 
 impl Budget {
-    async fn read(&self, store: &Store) -> Result<Read, StoreError> {
+    async fn read(&self, store: &Store, scope: &str) -> Result<Read, StoreError> {
         let out = store
-            .client()
+            .client
             .get_item()
             .table_name(store.table())
-            .key("pk", AttributeValue::S(PK.into()))
-            .key("sk", AttributeValue::S(SK.into()))
+            .key(PK, AttributeValue::S(scope.into()))
+            .key(SK, AttributeValue::S(BUDGET_SK.into()))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::Dynamo(DisplayErrorContext(&e).to_string()))?;
+            .map_err(dynamo)?;
         let item: HashMap<String, AttributeValue> = out.item().cloned().unwrap_or_default();
         let calls = item
             .get("calls")
@@ -68,18 +69,25 @@ impl Budget {
     }
 
     /// Calls made in the 24 hours before `now`.
-    pub async fn used(&self, store: &Store, now: i64) -> Result<u32, StoreError> {
-        let r = self.read(store).await?;
+    pub async fn used(&self, store: &Store, scope: &str, now: i64) -> Result<u32, StoreError> {
+        let r = self.read(store, scope).await?;
         Ok(r.calls.iter().filter(|t| **t > now - DAY).count() as u32)
     }
 
-    pub async fn left(&self, store: &Store, now: i64) -> Result<u32, StoreError> {
-        Ok(self.daily_cap.saturating_sub(self.used(store, now).await?))
+    pub async fn left(&self, store: &Store, scope: &str, now: i64) -> Result<u32, StoreError> {
+        Ok(self
+            .daily_cap
+            .saturating_sub(self.used(store, scope, now).await?))
     }
 
     /// Takes a slot if the limits allow; also returns the calls left afterwards.
-    pub async fn take(&self, store: &Store, now: i64) -> Result<(Slot, u32), StoreError> {
-        let r = self.read(store).await?;
+    pub async fn take(
+        &self,
+        store: &Store,
+        scope: &str,
+        now: i64,
+    ) -> Result<(Slot, u32), StoreError> {
+        let r = self.read(store, scope).await?;
         let mut recent: Vec<i64> = r.calls.into_iter().filter(|t| *t > now - DAY).collect();
         recent.sort_unstable();
         let left = |used: usize| {
@@ -98,11 +106,11 @@ impl Budget {
         recent.push(now);
         let next_version = r.version.unwrap_or(0) + 1;
         let mut put = store
-            .client()
+            .client
             .put_item()
             .table_name(store.table())
-            .item("pk", AttributeValue::S(PK.into()))
-            .item("sk", AttributeValue::S(SK.into()))
+            .item(PK, AttributeValue::S(scope.into()))
+            .item(SK, AttributeValue::S(BUDGET_SK.into()))
             .item("item_type", AttributeValue::S("resend_budget".into()))
             .item(
                 "calls",
@@ -115,7 +123,9 @@ impl Budget {
             )
             .item("version", AttributeValue::N(next_version.to_string()));
         put = match r.version {
-            None => put.condition_expression("attribute_not_exists(pk)"),
+            None => put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
             Some(v) => put
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
@@ -129,7 +139,7 @@ impl Budget {
                 // Another run took a slot: at least one fewer than we counted.
                 Ok((Slot::Contended, left(recent.len())))
             }
-            Err(e) => Err(StoreError::Dynamo(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(dynamo(e)),
         }
     }
 }

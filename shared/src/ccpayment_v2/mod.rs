@@ -1,0 +1,30 @@
+//! CCPayment API v2: HMAC-signed webhooks that carry ids and a status, record APIs
+//! that hold the money facts, a resend API by record ids or window, and list APIs
+//! for sweeps. An account is bound to one API version, so v1 and v2 are two
+//! providers; they share the credential format and the signature headers.
+
+pub mod api;
+pub mod notification;
+pub mod receiver;
+pub mod signature;
+
+pub use notification::{Envelope, Notification, NotificationType, Status};
+pub use receiver::{CcpaymentV2, CcpaymentV2Config, INFO};
+
+/// The v2 webhook function's receiver.
+pub type CcpaymentV2Receiver = crate::receiver::Receiver<CcpaymentV2>;
+
+pub const PROVIDER: &str = "ccpayment-v2";
+
+/// The `open` index queue of a record of this notification type.
+pub fn open_queue(kind: &NotificationType) -> String {
+    format!("{PROVIDER}#{}", kind.as_str())
+}
+
+/// The partition of one account's resend windows and call budget.
+pub fn resend_scope(app_id: &str) -> String {
+    format!(
+        "reconciler#{PROVIDER}#{}",
+        crate::store::schema::key_part(app_id)
+    )
+}

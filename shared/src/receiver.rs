@@ -1,0 +1,91 @@
+//! The pipeline every webhook function runs, once for all providers: pre-checks,
+//! the provider's authentication and parsing, its confirmation, the durable write,
+//! the answer, the log line and the metrics, then evidence of loss for the
+//! reconciler.
+
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::config::ConfigError;
+use crate::intake::{self, Backend, Rejection};
+use crate::metrics::Metrics;
+use crate::provider::Provider;
+use crate::store::Store;
+
+/// One provider's receiver: answers every delivery, never fails, never panics.
+#[derive(Debug, Clone)]
+pub struct Receiver<P> {
+    provider: P,
+    backend: Backend,
+}
+
+impl<P: Provider> Receiver<P> {
+    pub fn new(provider: impl Into<P>, store: Store, metrics: Metrics) -> Self {
+        Self {
+            provider: provider.into(),
+            backend: Backend { store, metrics },
+        }
+    }
+
+    /// Reads configuration and builds the clients: once per cold start.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            provider: P::from_env().await?,
+            backend: Backend::from_env().await?,
+        })
+    }
+
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        self.handle_at(req, crate::clock::now_unix()).await
+    }
+
+    /// As `handle`, with the clock given (signed timestamps are judged against it).
+    pub async fn handle_at(&self, req: Request, now_unix: i64) -> Response<Body> {
+        let started = Instant::now();
+        let accepted = match intake::precheck(&req, self.provider.max_body_bytes()) {
+            Err(r) => Err(r),
+            Ok(body) => match self.provider.accept(&req, body, now_unix) {
+                Err(r) => Err(r),
+                Ok(claim) => Ok(self.provider.confirm(claim, body).await),
+            },
+        };
+        let evidence = matches!(&accepted, Err(r) if self.provider.is_loss_evidence(r));
+        let info = P::INFO;
+        let resp = self
+            .backend
+            .respond(info.name, started, accepted, info.success_body)
+            .await;
+        if evidence || resp.status().is_server_error() {
+            self.mark_suspect(&req, now_unix).await;
+        }
+        resp
+    }
+
+    /// Everything before the provider's API and the write, without I/O.
+    pub fn prepare(&self, req: &Request, now_unix: i64) -> Result<P::Claim, Rejection> {
+        let body = intake::precheck(req, self.provider.max_body_bytes())?;
+        self.provider.accept(req, body, now_unix)
+    }
+
+    /// Best effort: with the database down this fails too, and the routine window
+    /// for this hour still covers it.
+    async fn mark_suspect(&self, req: &Request, now_unix: i64) {
+        let Some(scope) = self.provider.resend_scope(req) else {
+            return;
+        };
+        if let Err(e) = self
+            .backend
+            .store
+            .windows(&scope)
+            .mark_suspect(now_unix)
+            .await
+        {
+            tracing::warn!(provider = P::INFO.name, error = %e, "could not mark the hour as suspect");
+        }
+    }
+}
