@@ -17,6 +17,6 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   log "fuzzing $t for $seconds s"
   cargo fuzz run -O "$t" "corpus/$t" \
-    ../shared/tests/fixtures/ccpayment ../shared/tests/fixtures/alchemypay ../shared/tests/fixtures/citypay \
+    ../shared/tests/fixtures/ccpayment ../shared/tests/fixtures/ccpayment-v2 ../shared/tests/fixtures/alchemypay ../shared/tests/fixtures/citypay \
     -- -max_total_time="$seconds" -max_len=8192 2>&1 | grep -E "Done [0-9]+ runs|panicked|SUMMARY|Test unit written" || true
 done

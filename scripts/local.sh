@@ -18,7 +18,7 @@ use_local_aws "$DYNAMODB_PORT"
 # Provider APIs are not reachable from here: loopback fakes stand in. CityPay's
 # order API answers by token prefix (paid-... CONFIRMED, expired-... EXPIRED,
 # others IN_PROGRESS); CCPayment's resend/bill API enforces the documented limits.
-log "starting fake provider APIs on ports $FAKE_APIS_PORT (CityPay) and $((FAKE_APIS_PORT + 1)) (CCPayment)"
+log "starting fake provider APIs on ports $FAKE_APIS_PORT (CityPay), $((FAKE_APIS_PORT + 1)) (CCPayment) and $((FAKE_APIS_PORT + 2)) (CCPayment v2)"
 cargo build --quiet --package xtask
 "$CARGO_TARGET_DIR/debug/xtask" fake-apis "$FAKE_APIS_PORT" &
 FAKE_PID=$!
@@ -32,6 +32,9 @@ export CCPAYMENT_APP_SECRET="${CCPAYMENT_APP_SECRET:-local-ccpayment-app-secret}
 # horizon is ten years, so they are accepted as stale (flagged `stale_timestamp`)
 # rather than refused; scripts/post.sh signs with the current time.
 export EVENT_TTL_DAYS="${EVENT_TTL_DAYS:-3650}"
+export CCPAYMENT_V2_APP_ID="${CCPAYMENT_V2_APP_ID:-local-ccpayment-v2-app-id}"
+export CCPAYMENT_V2_APP_SECRET="${CCPAYMENT_V2_APP_SECRET:-local-ccpayment-v2-app-secret}"
+export CCPAYMENT_V2_API_BASE="${CCPAYMENT_V2_API_BASE:-http://127.0.0.1:$((FAKE_APIS_PORT + 2))}"
 export ALCHEMYPAY_PATH_TOKEN="${ALCHEMYPAY_PATH_TOKEN:-local-alchemypay-path-token-0123456789}"
 export CITYPAY_PATH_TOKEN="${CITYPAY_PATH_TOKEN:-local-citypay-path-token-0123456789}"
 export CITYPAY_API_BASE="${CITYPAY_API_BASE:-http://127.0.0.1:$FAKE_APIS_PORT}"

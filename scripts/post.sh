@@ -3,6 +3,7 @@
 # would: CCPayment bodies are signed with the current time; Alchemy Pay and CityPay
 # get the path token in the URL.
 #   scripts/post.sh ccpayment  shared/tests/fixtures/ccpayment/api-deposit.json
+#   scripts/post.sh ccpayment-v2 shared/tests/fixtures/ccpayment-v2/direct-deposit.json
 #   scripts/post.sh alchemypay shared/tests/fixtures/alchemypay/success.json
 #   scripts/post.sh citypay    shared/tests/fixtures/citypay/order-confirmed-paid.json
 set -euo pipefail
@@ -21,6 +22,17 @@ case "$provider" in
       -H "Appid: $app_id" -H "Timestamp: $ts" -H "Sign: $sign" \
       --data-binary "@$body_file"
     ;;
+  ccpayment-v2)
+    app_id="${CCPAYMENT_V2_APP_ID:-local-ccpayment-v2-app-id}"
+    secret="${CCPAYMENT_V2_APP_SECRET:-local-ccpayment-v2-app-secret}"
+    ts="$(date +%s)"
+    # HMAC-SHA256 keyed with the App Secret over Appid, Timestamp and the exact bytes sent.
+    sign="$( { printf '%s%s' "$app_id" "$ts"; cat "$body_file"; } | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')"
+    curl -sS -i -X POST "$base/ccpayment-v2-webhook/" \
+      -H 'Content-Type: application/json' \
+      -H "Appid: $app_id" -H "Timestamp: $ts" -H "Sign: $sign" \
+      --data-binary "@$body_file"
+    ;;
   alchemypay)
     token="${ALCHEMYPAY_PATH_TOKEN:-local-alchemypay-path-token-0123456789}"
     curl -sS -i -X POST "$base/alchemypay-webhook/$token" \
@@ -32,7 +44,7 @@ case "$provider" in
       -H 'Content-Type: application/json' --data-binary "@$body_file"
     ;;
   *)
-    echo "usage: scripts/post.sh ccpayment|alchemypay|citypay BODY_FILE" >&2
+    echo "usage: scripts/post.sh ccpayment|ccpayment-v2|alchemypay|citypay BODY_FILE" >&2
     exit 2
     ;;
 esac

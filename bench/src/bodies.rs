@@ -10,6 +10,8 @@ pub const PATH_TOKEN: &str = "bench-path-token-0123456789abcdef";
 const CCPAYMENT: &[u8] = include_bytes!("../../shared/tests/fixtures/ccpayment/api-deposit.json");
 const CCPAYMENT_PROCESSING: &[u8] =
     include_bytes!("../../shared/tests/fixtures/ccpayment/api-deposit-processing.json");
+const CCPAYMENT_V2: &[u8] =
+    include_bytes!("../../shared/tests/fixtures/ccpayment-v2/direct-deposit.json");
 const ALCHEMYPAY: &[u8] = include_bytes!("../../shared/tests/fixtures/alchemypay/success.json");
 const CITYPAY_ORDER: &[u8] =
     include_bytes!("../../shared/tests/fixtures/citypay/order-confirmed.json");
@@ -21,6 +23,15 @@ const CITYPAY_DEPOSIT: &[u8] =
 pub fn citypay_api_answer(key: &str) -> Vec<u8> {
     format!(
         r#"{{"status":1,"data":{{"companyName":"Local shop","id":2876,"customerId":99,"token":"paid-{key}","coin":"Bitcoin","coinBaseName":"btc","amountFiat":"100","amount":0.00196864,"currency":{{"id":1,"currency":"US Dollar","abbreviation":"USD"}},"type":"Order","expiresAt":4102444800000,"expirationTime":3600000,"status":{{"code":"CONFIRMED","label":"CONFIRMED"}},"transactions":[]}}}}"#
+    )
+    .into_bytes()
+}
+
+/// The v2 record API's answer for the record `key` stands for, as the loopback
+/// CCPayment sends it by default.
+pub fn ccpayment_v2_record_answer(key: &str) -> Vec<u8> {
+    format!(
+        r#"{{"code":10000,"msg":"success","data":{{"record":{{"recordId":"{key}","coinId":1280,"coinSymbol":"USDT","chain":"TRX","amount":"10","status":"Success","txId":"0x{key}","serviceFee":"0.05","arrivedAt":1767225600,"isFlaggedAsRisky":false}}}}}}"#
     )
     .into_bytes()
 }
@@ -37,6 +48,7 @@ pub enum BodyError {
 pub enum Kind {
     Ccpayment,
     CcpaymentProcessing,
+    CcpaymentV2,
     Alchemypay,
     CitypayOrder,
     CitypayDeposit,
@@ -44,10 +56,10 @@ pub enum Kind {
 
 impl Kind {
     /// The provider (`shared::provider::ALL`) whose receiver takes this kind.
-    #[cfg(test)]
     pub fn provider(self) -> &'static str {
         match self {
             Kind::Ccpayment | Kind::CcpaymentProcessing => shared::ccpayment::PROVIDER,
+            Kind::CcpaymentV2 => shared::ccpayment_v2::PROVIDER,
             Kind::Alchemypay => shared::alchemypay::PROVIDER,
             Kind::CitypayOrder | Kind::CitypayDeposit => shared::citypay::PROVIDER,
         }
@@ -57,6 +69,8 @@ impl Kind {
         match self {
             Kind::Ccpayment => (CCPAYMENT, "record_id"),
             Kind::CcpaymentProcessing => (CCPAYMENT_PROCESSING, "record_id"),
+            // Under `msg`.
+            Kind::CcpaymentV2 => (CCPAYMENT_V2, "recordId"),
             Kind::Alchemypay => (ALCHEMYPAY, "orderNo"),
             // `paid-` makes the loopback CityPay answer CONFIRMED.
             Kind::CitypayOrder => (CITYPAY_ORDER, "order_token"),
@@ -74,7 +88,13 @@ impl Kind {
         } else {
             key.to_string()
         };
-        v.as_object_mut()
+        let target = if self == Kind::CcpaymentV2 {
+            v.get_mut("msg")
+        } else {
+            Some(&mut v)
+        };
+        target
+            .and_then(Value::as_object_mut)
             .ok_or_else(|| BodyError::Fixture(field.to_string()))?
             .insert(field.to_string(), Value::String(key));
         serde_json::to_vec(&v).map_err(|e| BodyError::Fixture(e.to_string()))
@@ -91,6 +111,15 @@ impl Kind {
                 let sign = testkit::ccpayment::sign(APP_ID, APP_SECRET, &ts, &body);
                 builder
                     .uri("/webhooks/ccpayment")
+                    .header("Appid", APP_ID)
+                    .header("Timestamp", ts)
+                    .header("Sign", sign)
+            }
+            Kind::CcpaymentV2 => {
+                let ts = now_unix.to_string();
+                let sign = testkit::ccpayment_v2::sign(APP_ID, APP_SECRET, &ts, &body);
+                builder
+                    .uri("/webhooks/ccpayment-v2")
                     .header("Appid", APP_ID)
                     .header("Timestamp", ts)
                     .header("Sign", sign)

@@ -102,8 +102,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-pub const FUNCTIONS: [&str; 4] = [
+pub const FUNCTIONS: [&str; 5] = [
     "ccpayment-webhook",
+    "ccpayment-v2-webhook",
     "alchemypay-webhook",
     "citypay-webhook",
     "reconciler",
@@ -136,6 +137,10 @@ pub async fn all(dir: &Path, runs: usize) -> Result<(), String> {
                 ("CCPAYMENT_APP_ID", APP_ID),
                 ("CCPAYMENT_APP_SECRET", APP_SECRET),
             ],
+            "ccpayment-v2-webhook" => vec![
+                ("CCPAYMENT_V2_APP_ID", APP_ID),
+                ("CCPAYMENT_V2_APP_SECRET", APP_SECRET),
+            ],
             "alchemypay-webhook" => vec![("ALCHEMYPAY_PATH_TOKEN", PATH_TOKEN)],
             _ => vec![("CITYPAY_PATH_TOKEN", PATH_TOKEN)],
         }
@@ -144,6 +149,7 @@ pub async fn all(dir: &Path, runs: usize) -> Result<(), String> {
     let from_sm = |f: &str| -> Vec<(&str, &str)> {
         let arn = match f {
             "ccpayment-webhook" | "reconciler" => ("CCPAYMENT_SECRET_ARN", "arn:bench:ccpayment"),
+            "ccpayment-v2-webhook" => ("CCPAYMENT_V2_SECRET_ARN", "arn:bench:ccpayment"),
             "alchemypay-webhook" => ("ALCHEMYPAY_PATH_TOKEN_SECRET_ARN", "arn:bench:token"),
             _ => ("CITYPAY_PATH_TOKEN_SECRET_ARN", "arn:bench:token"),
         };

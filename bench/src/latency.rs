@@ -50,6 +50,7 @@ pub struct Samples {
     pub par: Vec<Duration>,
     /// CityPay orders: the order API lookup, then the bare put.
     pub api_put: Vec<Duration>,
+    pub api_txn: Vec<Duration>,
 }
 
 pub struct Run<'a> {
@@ -127,6 +128,26 @@ impl Run<'_> {
                 let started = Instant::now();
                 self.parallel(&par_key, items).await?;
                 s.par.push(started.elapsed());
+            }
+            if self.kind == Kind::CcpaymentV2 {
+                // The floor of a design that confirms with the record API before
+                // answering: that call, then the store's transaction.
+                let api_key = format!("{base}-api-{i}");
+                let items = self.first_write(floor_kind, &api_key, now)?;
+                self.rig.counter.label(&self.label("api_txn"));
+                let started = Instant::now();
+                let _record = self
+                    .rig
+                    .ccpayment_v2_api
+                    .record(
+                        &self.rig.ccpayment_v2_account,
+                        &shared::ccpayment_v2::NotificationType::DirectDeposit,
+                        &api_key,
+                        now,
+                    )
+                    .await;
+                self.transact(&api_key, items).await?;
+                s.api_txn.push(started.elapsed());
             }
             if self.kind == Kind::CitypayOrder {
                 let api_key = format!("{base}-api-{i}");

@@ -88,9 +88,12 @@ pub fn latency(rows: &[Row]) {
         if let Some(api) = percentiles(&r.samples.api_put) {
             extra_row("  order API GET + put", api, (full, api));
         }
+        if let Some(api) = percentiles(&r.samples.api_txn) {
+            extra_row("  record API POST + txn", api, (full, api));
+        }
     }
     println!("full = the handler: verify, parse, store, answer. put = one conditional PutItem of the same event item (the floor). txn = the store's own first TransactWriteItems (event put + state update), sent bare. Same table, same client.");
-    println!("put + update in parallel: the transaction's two writes as single-item requests sent together, against the put (the alternative to one transaction). order API GET + put: the floor of a design that must ask CityPay before answering, against full.");
+    println!("put + update in parallel: the transaction's two writes as single-item requests sent together, against the put (the alternative to one transaction). order API GET + put: the floor of a design that must ask CityPay before answering, against full. record API POST + txn: CCPayment v2's own floor (the record API call on the loopback fake, then the store's transaction), against full.");
 }
 
 /// A second floor under a row: its latency in the put columns and `a / b`.

@@ -6,15 +6,21 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
 use shared::alchemypay::{AlchemypayConfig, AlchemypayReceiver};
+use shared::ccpayment::credentials::Accounts;
 use shared::ccpayment::{CcpaymentConfig, CcpaymentReceiver, Credentials};
+use shared::ccpayment_v2::api::V2Api;
+use shared::ccpayment_v2::{CcpaymentV2, CcpaymentV2Config, CcpaymentV2Receiver};
 use shared::citypay::{Citypay, CitypayConfig, CitypayReceiver, OrderApi};
 use shared::intake::{IpAllowList, Rejection};
 use shared::metrics::Metrics;
 use shared::secret::Secret;
 use shared::store::{schema, Delivery, Store};
+use testkit::ccpayment_v2::FakeCcpaymentV2;
 use testkit::citypay::FakeCityPay;
 
-use crate::bodies::{citypay_api_answer, Kind, APP_ID, APP_SECRET, PATH_TOKEN};
+use crate::bodies::{
+    ccpayment_v2_record_answer, citypay_api_answer, Kind, APP_ID, APP_SECRET, PATH_TOKEN,
+};
 use crate::counting::Counter;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +37,16 @@ pub struct Rig {
     pub store: Store,
     pub counter: Counter,
     pub citypay_api: OrderApi,
+    pub ccpayment_v2_api: V2Api,
+    pub ccpayment_v2_account: Credentials,
     metrics_docs: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     ccpayment: CcpaymentReceiver,
+    ccpayment_v2: CcpaymentV2Receiver,
     alchemypay: AlchemypayReceiver,
     citypay: CitypayReceiver,
     // Kept alive: the receivers and the floor ask it.
     _fake_citypay: FakeCityPay,
+    _fake_ccpayment_v2: FakeCcpaymentV2,
 }
 
 impl std::fmt::Debug for Rig {
@@ -79,6 +89,30 @@ impl Rig {
             store.clone(),
             metrics.clone(),
         );
+        let fake_ccpayment_v2 = FakeCcpaymentV2::start(APP_ID, APP_SECRET).await;
+        let confirm_timeout = Duration::from_secs(3);
+        let ccpayment_v2_account = Credentials {
+            app_id: APP_ID.into(),
+            secret: Secret::new(APP_SECRET),
+            previous_secret: None,
+        };
+        let ccpayment_v2 = CcpaymentV2Receiver::new(
+            CcpaymentV2::new(CcpaymentV2Config {
+                accounts: Accounts::one(ccpayment_v2_account.clone()),
+                freshness: shared::timestamp::Freshness {
+                    window_secs: 300,
+                    horizon_secs: 90 * 86_400,
+                },
+                max_body_bytes: MAX_BODY,
+                api_base: fake_ccpayment_v2.base_url(),
+                confirm_timeout,
+            })
+            .map_err(|e| RigError::Config(e.to_string()))?,
+            store.clone(),
+            metrics.clone(),
+        );
+        let ccpayment_v2_api =
+            V2Api::new(&fake_ccpayment_v2.base_url(), confirm_timeout).map_err(RigError::Config)?;
         let alchemypay = AlchemypayReceiver::new(
             AlchemypayConfig {
                 path_token: Secret::new(PATH_TOKEN),
@@ -88,7 +122,6 @@ impl Rig {
             store.clone(),
             metrics.clone(),
         );
-        let confirm_timeout = Duration::from_secs(3);
         let citypay = CitypayReceiver::new(
             Citypay::new(CitypayConfig {
                 path_token: Secret::new(PATH_TOKEN),
@@ -109,11 +142,15 @@ impl Rig {
             store,
             counter,
             citypay_api,
+            ccpayment_v2_api,
+            ccpayment_v2_account,
             metrics_docs,
             ccpayment,
+            ccpayment_v2,
             alchemypay,
             citypay,
             _fake_citypay: fake_citypay,
+            _fake_ccpayment_v2: fake_ccpayment_v2,
         })
     }
 
@@ -121,6 +158,7 @@ impl Rig {
     pub async fn deliver(&self, kind: Kind, req: Request) -> Response<Body> {
         match kind {
             Kind::Ccpayment | Kind::CcpaymentProcessing => self.ccpayment.handle(req).await,
+            Kind::CcpaymentV2 => self.ccpayment_v2.handle(req).await,
             Kind::Alchemypay => self.alchemypay.handle(req).await,
             Kind::CitypayOrder | Kind::CitypayDeposit => self.citypay.handle(req).await,
         }
@@ -137,6 +175,14 @@ impl Rig {
     ) -> Result<Delivery, Rejection> {
         match kind {
             Kind::Ccpayment | Kind::CcpaymentProcessing => self.ccpayment.prepare(req, now),
+            Kind::CcpaymentV2 => {
+                let claim = self.ccpayment_v2.prepare(req, now)?;
+                let raw = shared::request::raw_body(req);
+                self.ccpayment_v2
+                    .provider()
+                    .prepare_offline(claim, raw, &ccpayment_v2_record_answer(key))
+                    .ok_or_else(|| Rejection::bad_request("ping", "nothing to store"))
+            }
             Kind::Alchemypay => self.alchemypay.prepare(req, now),
             Kind::CitypayOrder | Kind::CitypayDeposit => {
                 let callback = self.citypay.prepare(req, now)?;

@@ -25,7 +25,7 @@ fn a_short_run_answers_every_delivery_with_no_read() {
         .lines()
         .filter(|l| l.trim_start().starts_with("full:"))
         .collect();
-    assert_eq!(full.len(), 9, "one line per scenario:\n{stdout}");
+    assert_eq!(full.len(), 11, "one line per scenario:\n{stdout}");
     for line in &full {
         assert!(line.ends_with("| reads: 0"), "a delivery read: {line}");
     }
@@ -36,11 +36,14 @@ fn a_short_run_answers_every_delivery_with_no_read() {
     for one_round_trip in [
         "ccpayment new",
         "ccpayment duplicate",
+        "ccpayment-v2 new",
+        "ccpayment-v2 duplicate",
         "alchemypay new",
         "alchemypay duplicate",
         "citypay deposit new",
         "citypay deposit duplicate",
         "citypay order new",
+        "citypay order duplicate",
     ] {
         let line = after(one_round_trip);
         assert!(
@@ -51,6 +54,7 @@ fn a_short_run_answers_every_delivery_with_no_read() {
     assert!(after("ccpayment out-of-order").contains("full: 2.00 TransactWriteItems |"));
     for row in [
         "ccpayment",
+        "ccpayment-v2",
         "alchemypay",
         "citypay deposit",
         "citypay order",

@@ -35,6 +35,7 @@ pub struct ProviderInfo {
 /// Every provider, in the order the README lists them.
 pub const ALL: &[&ProviderInfo] = &[
     &crate::ccpayment::INFO,
+    &crate::ccpayment_v2::INFO,
     &crate::alchemypay::INFO,
     &crate::citypay::INFO,
 ];

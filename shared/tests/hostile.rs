@@ -344,6 +344,111 @@ async fn run(
     n
 }
 
+fn ccpayment_v2_cases() -> Vec<Case> {
+    let ok = fixture_of("ccpayment-v2", "direct-deposit");
+    let v2 = |b: &[u8]| signed_v2(b, NOW);
+    vec![
+        case(
+            "v2: wrong secret",
+            signed_v2_by(V2_APP_ID, "guessed", &ok, NOW),
+            401,
+            "Sign does not match",
+        ),
+        case(
+            "v2: signed the v1 way",
+            with_header(
+                v2(&ok),
+                "sign",
+                HeaderValue::from_str(&shared::ccpayment::sign(
+                    V2_APP_ID,
+                    V2_SECRET,
+                    &NOW.to_string(),
+                    &ok,
+                ))
+                .unwrap(),
+            ),
+            401,
+            "Sign does not match",
+        ),
+        case(
+            "v2: RSA signature",
+            with_header(
+                v2(&ok),
+                "sign",
+                HeaderValue::from_static("R3l4bW9yZSBiYXNlNjQgUlNBIHNpZ25hdHVyZQ=="),
+            ),
+            401,
+            "RSA signatures are not supported",
+        ),
+        case(
+            "v2: unknown App ID",
+            signed_v2_by("someone-else", V2_SECRET, &ok, NOW),
+            401,
+            "not a configured account",
+        ),
+        case(
+            "v2: no Sign",
+            without(v2(&ok), "sign"),
+            401,
+            "header `sign` is missing",
+        ),
+        case(
+            "v2: Sign twice",
+            repeated(v2(&ok), "sign"),
+            401,
+            "header `sign` is repeated",
+        ),
+        case(
+            "v2: older than the dedupe horizon",
+            signed_v2(&ok, NOW - 91 * 86_400),
+            401,
+            "older than the dedupe horizon",
+        ),
+        case(
+            "v2: trailing comma, as the docs print one sample",
+            v2(br#"{"type":"ApiDeposit","msg":{"recordId":"1","status":"Success",}}"#),
+            400,
+            "invalid JSON",
+        ),
+        case(
+            "v2: no type",
+            v2(br#"{"msg":{"recordId":"1","status":"Success"}}"#),
+            400,
+            "`type` is missing",
+        ),
+        case(
+            "v2: no msg",
+            v2(br#"{"type":"ApiDeposit"}"#),
+            400,
+            "`msg` is missing",
+        ),
+        case(
+            "v2: msg a string",
+            v2(br#"{"type":"ApiDeposit","msg":"x"}"#),
+            400,
+            "`msg` must be",
+        ),
+        case(
+            "v2: no recordId",
+            v2(br#"{"type":"ApiDeposit","msg":{"status":"Success"}}"#),
+            400,
+            "`recordId` is missing",
+        ),
+        case(
+            "v2: no status",
+            v2(br#"{"type":"ApiDeposit","msg":{"recordId":"1"}}"#),
+            400,
+            "`status` is missing",
+        ),
+        case(
+            "v2: oversized",
+            v2(&vec![b' '; 70_000]),
+            413,
+            "larger than 65536 bytes",
+        ),
+    ]
+}
+
 fn assert_no_records(items: &[Item]) {
     for kind in ["event", "state", "conflict"] {
         assert!(of_type(items, kind).is_empty(), "a {kind} item was stored");
@@ -360,6 +465,14 @@ async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
 
     let mut total = run(ccpayment_cases(), async |r| {
         ccpayment.handle_at(r, NOW).await
+    })
+    .await;
+
+    let fake_v2 = testkit::ccpayment_v2::FakeCcpaymentV2::start(V2_APP_ID, V2_SECRET).await;
+    let (ccpayment_v2, _) =
+        ccpayment_v2_receiver(client.clone(), &table, v2_config(&fake_v2.base_url()));
+    total += run(ccpayment_v2_cases(), async |r| {
+        ccpayment_v2.handle_at(r, NOW).await
     })
     .await;
 
@@ -456,4 +569,11 @@ async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
         0,
         "nothing refused reached CityPay's API"
     );
+    for path in ["/getAppDepositRecord", "/getAppOrderInfo"] {
+        assert_eq!(
+            fake_v2.requests_to(path).await,
+            0,
+            "nothing refused reached CCPayment's API"
+        );
+    }
 }

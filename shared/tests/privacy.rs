@@ -43,7 +43,7 @@ async fn full_card_numbers_and_emails_never_reach_items_or_logs() {
         .await;
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
     let replayed = every_sample_event(&client, &table).await;
-    assert!(replayed >= 48, "{replayed} sample events");
+    assert!(replayed >= 76, "{replayed} sample events");
     drop(guard);
 
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
@@ -57,6 +57,7 @@ async fn full_card_numbers_and_emails_never_reach_items_or_logs() {
     assert!(!logs.contains(ALCHEMY_TOKEN), "path token in logs");
     for secret in [
         "local-ccpayment-app-secret",
+        "local-ccpayment-v2-app-secret",
         "local-alchemypay-path-token-0123456789",
         "local-citypay-path-token-0123456789",
     ] {
@@ -146,7 +147,19 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
     use shared::store::Store;
 
     let fake = testkit::citypay::FakeCityPay::start().await;
+    let fake_v2 = testkit::ccpayment_v2::FakeCcpaymentV2::start(
+        "local-ccpayment-v2-app-id",
+        "local-ccpayment-v2-app-secret",
+    )
+    .await;
     let store = || Store::new(client.clone(), table, 90);
+    let mut v2 = v2_config(&fake_v2.base_url());
+    v2.accounts = shared::ccpayment::credentials::Accounts::one(Credentials {
+        app_id: "local-ccpayment-v2-app-id".into(),
+        secret: Secret::new("local-ccpayment-v2-app-secret"),
+        previous_secret: None,
+    });
+    let (cc2, _) = ccpayment_v2_receiver(client.clone(), table, v2);
     let cc = CcpaymentReceiver::new(
         CcpaymentConfig {
             credentials: Credentials {
@@ -200,6 +213,7 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
                 lambda_http::request::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             match provider {
                 "ccpayment" => cc.handle_at(req, 1_767_225_600).await,
+                "ccpayment-v2" => cc2.handle_at(req, 1_767_225_600).await,
                 "alchemypay" => ach.handle(req).await,
                 "citypay" => cp.handle(req).await,
                 other => panic!("privacy scan: no receiver for provider {other}; add one here"),

@@ -124,6 +124,51 @@ async fn ccpayment_samples() {
 }
 
 #[tokio::test]
+async fn ccpayment_v2_samples() {
+    let Samples { manifest, files } = samples("ccpayment-v2");
+    let (client, table) = fresh_table().await;
+    let app_id = manifest["app_id"].as_str().unwrap();
+    let secret = manifest["app_secret"].as_str().unwrap();
+    let fake = testkit::ccpayment_v2::FakeCcpaymentV2::start(app_id, secret).await;
+    let mut config = v2_config(&fake.base_url());
+    config.accounts = shared::ccpayment::credentials::Accounts::one(Credentials {
+        app_id: app_id.into(),
+        secret: Secret::new(secret),
+        previous_secret: None,
+    });
+    let (rx, docs) = ccpayment_v2_receiver(client.clone(), &table, config);
+    let signed_at: i64 = manifest["signed_at"].as_str().unwrap().parse().unwrap();
+    let mut accepted = 0;
+    for (name, status, req) in files {
+        let resp = rx.handle_at(req, signed_at).await;
+        if check("ccpayment-v2", &name, status, &resp) {
+            assert_eq!(body_text(&resp), "Success", "{name}");
+            accepted += 1;
+        }
+    }
+    let items = all_items(&client, &table).await;
+    // One duplicate of direct-deposit, one stale resend of user-withdrawal, and the
+    // registration ping, which is counted and not stored.
+    assert_eq!(of_type(&items, "event").len(), accepted - 3);
+    assert_eq!(shared::metrics::total(&docs, "Acknowledged"), 1.0);
+    let risky = state_item(
+        &client,
+        &table,
+        "ccpayment-v2",
+        "risky-20240313113108116087378078994437",
+    )
+    .await
+    .unwrap();
+    assert_eq!(s(&risky, "status"), Some("FlaggedAsRisky"));
+    assert!(risky.contains_key("open_pk"), "held open for a human");
+    assert_eq!(
+        fake.refused_signatures(),
+        0,
+        "every record API call was signed"
+    );
+}
+
+#[tokio::test]
 async fn alchemypay_samples() {
     let Samples { manifest, files } = samples("alchemypay");
     let (client, table) = fresh_table().await;

@@ -5,5 +5,6 @@
 #![allow(clippy::indexing_slicing)]
 
 pub mod ccpayment;
+pub mod ccpayment_v2;
 pub mod citypay;
 pub mod secretsmanager;

@@ -16,6 +16,8 @@ use crate::Result;
 
 pub const LOCAL_APP_ID: &str = "local-ccpayment-app-id";
 pub const LOCAL_APP_SECRET: &str = "local-ccpayment-app-secret";
+pub const LOCAL_V2_APP_ID: &str = "local-ccpayment-v2-app-id";
+pub const LOCAL_V2_APP_SECRET: &str = "local-ccpayment-v2-app-secret";
 pub const LOCAL_ALCHEMYPAY_TOKEN: &str = "local-alchemypay-path-token-0123456789";
 pub const LOCAL_CITYPAY_TOKEN: &str = "local-citypay-path-token-0123456789";
 /// 2026-01-01T00:00:00Z.
@@ -24,6 +26,10 @@ pub const SIGNED_AT: &str = "1767225600";
 enum Change {
     None,
     BadSignature,
+    /// Signed with the v1 formula: what an account on the wrong version sends.
+    V1Signature,
+    /// A `Sign` header of this exact value.
+    Sign(&'static str),
     Timestamp(&'static str),
     AppId(&'static str),
     DropSign,
@@ -135,6 +141,82 @@ fn ccpayment_cases() -> Vec<Case> {
     ]
 }
 
+fn ccpayment_v2_cases() -> Vec<Case> {
+    vec![
+        ok("direct-deposit", "direct-deposit"),
+        ok("direct-deposit-duplicate", "direct-deposit"),
+        ok("api-deposit", "api-deposit"),
+        ok("invoice-deposit", "invoice-deposit"),
+        ok("plugin-api-deposit", "plugin-api-deposit"),
+        ok("api-deposit-processing", "api-deposit-processing"),
+        ok("api-withdrawal", "api-withdrawal"),
+        ok("api-withdrawal-waiting-approval", "api-withdrawal-waiting-approval"),
+        ok("api-withdrawal-rejected", "api-withdrawal-rejected"),
+        ok("user-deposit", "user-deposit"),
+        ok("user-withdrawal", "user-withdrawal"),
+        ok("direct-deposit-failed", "direct-deposit-failed"),
+        ok("direct-deposit-risky", "direct-deposit-risky"),
+        ok("record-api-failing", "api-deposit-record-api-failing"),
+        ok("unknown-type", "unknown-type"),
+        ok("unknown-status", "unknown-status"),
+        ok("activate-webhook-url", "activate-webhook-url"),
+        Case {
+            name: "stale-timestamp-resend",
+            fixture: "user-withdrawal",
+            change: Change::Timestamp("1767222000"),
+            status: 200,
+        },
+        bad(
+            "reject-bad-signature",
+            "direct-deposit",
+            Change::BadSignature,
+            401,
+        ),
+        bad(
+            "reject-v1-signature",
+            "direct-deposit",
+            Change::V1Signature,
+            401,
+        ),
+        bad(
+            "reject-rsa-signature",
+            "direct-deposit",
+            Change::Sign("R3l4bW9yZSBiYXNlNjQgUlNBIHNpZ25hdHVyZSBzYW1wbGUgdGV4dCBmb3IgdGVzdHM="),
+            401,
+        ),
+        bad(
+            "reject-unknown-appid",
+            "direct-deposit",
+            Change::AppId("someone-else"),
+            401,
+        ),
+        bad(
+            "reject-expired-timestamp",
+            "direct-deposit",
+            Change::Timestamp("1000000000"),
+            401,
+        ),
+        bad("reject-missing-sign", "direct-deposit", Change::DropSign, 401),
+        bad(
+            "reject-malformed-json",
+            "direct-deposit",
+            // The documented invoice sample as printed, with its trailing comma.
+            Change::Body(
+                r#"{"type":"ApiDeposit","msg":{"recordId":"20240919035020188328269786624000","orderId":"1726717497","coinId":2541,"coinSymbol":"POL","status":"Success","isFlaggedAsRisky":false,}}"#
+                    .into(),
+            ),
+            400,
+        ),
+        bad(
+            "reject-missing-record-id",
+            "direct-deposit",
+            Change::Body(r#"{"type":"DirectDeposit","msg":{"status":"Success"}}"#.into()),
+            400,
+        ),
+        bad("reject-too-large", "direct-deposit", oversized("type"), 413),
+    ]
+}
+
 fn alchemypay_cases() -> Vec<Case> {
     vec![
         ok("init", "init"),
@@ -204,6 +286,7 @@ pub fn generate() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let providers = [
         ("ccpayment", ccpayment_cases()),
+        ("ccpayment-v2", ccpayment_v2_cases()),
         ("alchemypay", alchemypay_cases()),
         ("citypay", citypay_cases()),
     ];
@@ -239,7 +322,8 @@ fn write_provider(root: &Path, provider: &str, cases: Vec<Case>) -> Result<usize
             body = b.clone();
         }
         let event = match provider {
-            "ccpayment" => ccpayment_event(case, &body),
+            "ccpayment" => signed_event(&V1, case, &body),
+            "ccpayment-v2" => signed_event(&V2, case, &body),
             _ => token_event(provider, case, &body),
         };
         let file = format!("{}.json", case.name);
@@ -254,6 +338,9 @@ fn write_provider(root: &Path, provider: &str, cases: Vec<Case>) -> Result<usize
         "ccpayment" => {
             json!({"app_id": LOCAL_APP_ID, "app_secret": LOCAL_APP_SECRET, "signed_at": SIGNED_AT})
         }
+        "ccpayment-v2" => {
+            json!({"app_id": LOCAL_V2_APP_ID, "app_secret": LOCAL_V2_APP_SECRET, "signed_at": SIGNED_AT})
+        }
         "alchemypay" => json!({"path_token": LOCAL_ALCHEMYPAY_TOKEN}),
         _ => json!({"path_token": LOCAL_CITYPAY_TOKEN}),
     };
@@ -267,23 +354,55 @@ fn write_provider(root: &Path, provider: &str, cases: Vec<Case>) -> Result<usize
     Ok(cases.len())
 }
 
-fn ccpayment_event(case: &Case, body: &str) -> Value {
-    let mut app_id = LOCAL_APP_ID;
+/// CCPayment's API versions: the same headers, a different signature.
+struct Signer {
+    route: &'static str,
+    app_id: &'static str,
+    secret: &'static str,
+    sign: fn(&str, &str, &str, &[u8]) -> String,
+    content_type: &'static str,
+    user_agent: &'static str,
+}
+
+const V1: Signer = Signer {
+    route: "/webhooks/ccpayment",
+    app_id: LOCAL_APP_ID,
+    secret: LOCAL_APP_SECRET,
+    sign,
+    content_type: "application/json; charset=utf-8",
+    user_agent: "Go-http-client/1.1",
+};
+
+const V2: Signer = Signer {
+    route: "/webhooks/ccpayment-v2",
+    app_id: LOCAL_V2_APP_ID,
+    secret: LOCAL_V2_APP_SECRET,
+    sign: shared::ccpayment_v2::signature::sign,
+    content_type: "application/json",
+    user_agent: "Go-http-client/2.0",
+};
+
+fn signed_event(signer: &Signer, case: &Case, body: &str) -> Value {
+    let mut app_id = signer.app_id;
     let mut timestamp = SIGNED_AT;
-    let mut secret = LOCAL_APP_SECRET;
+    let mut secret = signer.secret;
     match &case.change {
         Change::BadSignature => secret = "not-the-secret",
         Change::Timestamp(ts) => timestamp = ts,
         Change::AppId(id) => app_id = id,
         _ => {}
     }
-    let signature = sign(app_id, secret, timestamp, body.as_bytes());
+    let signature = match &case.change {
+        Change::V1Signature => sign(app_id, secret, timestamp, body.as_bytes()),
+        Change::Sign(s) => (*s).to_string(),
+        _ => (signer.sign)(app_id, secret, timestamp, body.as_bytes()),
+    };
     let mut headers = json!({
-        "content-type": "application/json; charset=utf-8",
+        "content-type": signer.content_type,
         "appid": app_id,
         "timestamp": timestamp,
         "sign": signature,
-        "user-agent": "Go-http-client/1.1",
+        "user-agent": signer.user_agent,
     });
     if matches!(case.change, Change::DropSign) {
         if let Some(h) = headers.as_object_mut() {
@@ -291,8 +410,8 @@ fn ccpayment_event(case: &Case, body: &str) -> Value {
         }
     }
     envelope(
-        "/webhooks/ccpayment",
-        "POST /webhooks/ccpayment",
+        signer.route,
+        &format!("POST {}", signer.route),
         None,
         headers,
         body,

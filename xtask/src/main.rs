@@ -83,7 +83,8 @@ async fn records(prefix: Option<&str>) -> Result<()> {
 }
 
 /// Runs until killed. Order tokens answer by prefix (`paid-...` CONFIRMED, ...):
-/// see `testkit::citypay`. The CCPayment fake signs with the local credentials and
+/// see `testkit::citypay`; so do v2 record ids (`risky-...`, `fail-...`): see
+/// `testkit::ccpayment_v2`. The CCPayment fake signs with the local credentials and
 /// the real clock, and enforces the resend limits.
 async fn fake_apis(port: Option<&str>) -> Result<()> {
     let port: u16 = port.unwrap_or("9100").parse()?;
@@ -98,8 +99,16 @@ async fn fake_apis(port: Option<&str>) -> Result<()> {
         clock.clone(),
     )
     .await;
+    let ccpayment_v2 = testkit::ccpayment_v2::FakeCcpaymentV2::start_on(
+        std::net::TcpListener::bind(("127.0.0.1", port + 2))?,
+        &std::env::var("CCPAYMENT_V2_APP_ID").unwrap_or_else(|_| events::LOCAL_V2_APP_ID.into()),
+        &std::env::var("CCPAYMENT_V2_APP_SECRET")
+            .unwrap_or_else(|_| events::LOCAL_V2_APP_SECRET.into()),
+    )
+    .await;
     println!("fake CityPay order API on {}", citypay.base_url());
     println!("fake CCPayment API on {}", ccpayment.base_url());
+    println!("fake CCPayment API v2 on {}", ccpayment_v2.base_url());
     loop {
         clock.store(
             shared::clock::now_unix(),

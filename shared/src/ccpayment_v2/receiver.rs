@@ -107,6 +107,33 @@ impl CcpaymentV2 {
     }
 }
 
+impl CcpaymentV2 {
+    /// What a delivery costs in CPU: everything but the network, with the record
+    /// API's answer given as the bytes it sent. `None` for the registration ping.
+    /// For the benchmark.
+    #[doc(hidden)]
+    pub fn prepare_offline(
+        &self,
+        claim: Claim,
+        raw: &[u8],
+        record_answer: &[u8],
+    ) -> Option<Delivery> {
+        let Claim::Notification {
+            notification,
+            app_id,
+            stale,
+        } = claim
+        else {
+            return None;
+        };
+        let confirmation = Confirmation {
+            record: V2Api::parse_record_answer(record_answer),
+            order: None,
+        };
+        Some(to_delivery(notification, &app_id, stale, confirmation, raw))
+    }
+}
+
 /// An authentic v2 delivery, before the record API is asked.
 // One per delivery, moved once: boxing would only add an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -210,13 +237,7 @@ impl Provider for CcpaymentV2 {
                 }
             }
         };
-        let mut delivery = to_delivery(n, &app_id, confirmation, raw);
-        if stale {
-            delivery
-                .flags
-                .insert(crate::ccpayment::receiver::STALE_FLAG.into());
-        }
-        Confirmed::Store(delivery)
+        Confirmed::Store(to_delivery(n, &app_id, stale, confirmation, raw))
     }
 
     fn is_loss_evidence(&self, rejection: &Rejection) -> bool {
@@ -248,8 +269,17 @@ pub struct Confirmation {
 
 /// The state follows the record API; the webhook's own status is the event's key
 /// and a claim to compare.
-pub fn to_delivery(n: Notification, app_id: &str, c: Confirmation, raw: &[u8]) -> Delivery {
+pub fn to_delivery(
+    n: Notification,
+    app_id: &str,
+    stale: bool,
+    c: Confirmation,
+    raw: &[u8],
+) -> Delivery {
     let mut flags = n.flags;
+    if stale {
+        flags.insert(crate::ccpayment::receiver::STALE_FLAG.into());
+    }
     let mut refs = n.refs;
     let mut details = n.details;
     let mut amounts = std::collections::BTreeMap::new();

@@ -11,6 +11,11 @@
 //!   deliveries; in-order and duplicate deliveries cost one.
 //! - Because event and state commit together, a duplicate never needs its state
 //!   re-applied: no earlier attempt can have stored the event without the state.
+//!   The exception is a status confirmed with the provider's API at delivery time
+//!   (CityPay orders, CCPayment v2): it may have changed since the first copy. The
+//!   event keeps the status it applied (`applied_status`, returned with the failed
+//!   condition), so only a duplicate whose confirmed status differs costs a second
+//!   request.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -159,6 +164,10 @@ struct EventItem<'a> {
     provider: &'static str,
     record_key: &'a str,
     status: &'a str,
+    /// The status the state was given with this event, where it differs from or
+    /// confirms the claimed one: a duplicate that confirms the same needs no update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied_status: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'a str>,
     refs: &'a BTreeMap<String, String>,
@@ -200,8 +209,16 @@ impl Store {
             };
             match classify(&err) {
                 Cancel::Duplicate(old) => {
+                    // The first copy committed its status with its event; only a
+                    // status confirmed differently since needs the state touched.
+                    let applied_then = old
+                        .as_ref()
+                        .and_then(|item| item.get("applied_status"))
+                        .and_then(|v| v.as_s().ok());
+                    let confirmed_now = d.status.as_ref().map(|st| &st.name);
+                    let changed = confirmed_now.is_some() && applied_then != confirmed_now;
                     let recorded = self.duplicate_or_conflict(d, &pk, old).await?;
-                    if d.reapply_status_on_duplicate {
+                    if d.reapply_status_on_duplicate && changed {
                         self.advance_state(d).await?;
                     }
                     return Ok(recorded);
@@ -271,6 +288,7 @@ impl Store {
             provider: d.provider,
             record_key: &d.record_key,
             status: &d.status_text,
+            applied_status: d.status.as_ref().map(|st| st.name.as_str()),
             kind: d.kind.as_deref(),
             refs: &d.refs,
             amounts: &d.amounts,

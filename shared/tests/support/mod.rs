@@ -303,6 +303,61 @@ impl Drop for PrivateDynamo {
     }
 }
 
+pub const V2_APP_ID: &str = "test-v2-app-id";
+pub const V2_SECRET: &str = "test-v2-app-secret";
+
+pub fn v2_config(api_base: &str) -> shared::ccpayment_v2::CcpaymentV2Config {
+    shared::ccpayment_v2::CcpaymentV2Config {
+        accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
+            app_id: V2_APP_ID.into(),
+            secret: Secret::new(V2_SECRET),
+            previous_secret: None,
+        }),
+        freshness: shared::timestamp::Freshness {
+            window_secs: 300,
+            horizon_secs: 90 * 86_400,
+        },
+        max_body_bytes: 64 * 1024,
+        api_base: api_base.to_string(),
+        confirm_timeout: Duration::from_millis(500),
+    }
+}
+
+pub fn ccpayment_v2_receiver(
+    client: Client,
+    table: &str,
+    config: shared::ccpayment_v2::CcpaymentV2Config,
+) -> (shared::ccpayment_v2::CcpaymentV2Receiver, Docs) {
+    let (metrics, docs) = Metrics::memory();
+    (
+        shared::ccpayment_v2::CcpaymentV2Receiver::new(
+            shared::ccpayment_v2::CcpaymentV2::new(config).unwrap(),
+            Store::new(client, table, 90),
+            metrics,
+        ),
+        docs,
+    )
+}
+
+/// A v2 delivery as CCPayment sends it, signed at `ts` by `app_id` with `secret`.
+pub fn signed_v2_by(app_id: &str, secret: &str, body: &[u8], ts: i64) -> Request {
+    let ts = ts.to_string();
+    let sig = shared::ccpayment_v2::signature::sign(app_id, secret, &ts, body);
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/ccpayment-v2")
+        .header("content-type", "application/json")
+        .header("Appid", app_id)
+        .header("Timestamp", ts)
+        .header("Sign", sig)
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
+pub fn signed_v2(body: &[u8], ts: i64) -> Request {
+    signed_v2_by(V2_APP_ID, V2_SECRET, body, ts)
+}
+
 pub const ALCHEMY_TOKEN: &str = "test-alchemypay-token-0123456789";
 pub const CITYPAY_TOKEN: &str = "test-citypay-token-0123456789";
 

@@ -1,0 +1,311 @@
+//! CCPayment's API v2 record and order APIs, as documented: requests signed with
+//! HMAC-SHA256 (refused with code 11005 otherwise), answers
+//! `{"code":10000,"msg":"success","data":{...}}` signed the same way.
+//!
+//! A record's answer is whatever a test set with [`FakeCcpaymentV2::set_record`];
+//! otherwise it follows the record id's prefix, so the local stack works without
+//! set-up: `processing-` Processing, `failed-` Failed, `risky-` Success flagged as
+//! risky, `slow-` answers after 5 s, `fail-` HTTP 500, `missing-` code 11003,
+//! anything else Success, 10 USDT.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The v2 signature, written again from the documentation rather than taken from
+/// the code under test: an independent oracle.
+pub fn sign(app_id: &str, secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(app_id.as_bytes());
+    mac.update(timestamp.as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeRecord {
+    pub status: String,
+    pub amount: String,
+    pub coin_symbol: String,
+    pub order_id: Option<String>,
+    pub risky: bool,
+}
+
+impl FakeRecord {
+    pub fn success(amount: &str) -> Self {
+        Self {
+            status: "Success".into(),
+            amount: amount.into(),
+            coin_symbol: "USDT".into(),
+            order_id: None,
+            risky: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordAnswer {
+    Record(FakeRecord),
+    Slow(Duration, FakeRecord),
+    HttpError(u16),
+    Code(i64, String),
+}
+
+fn by_prefix(record_id: &str) -> RecordAnswer {
+    let ok = FakeRecord::success("10");
+    match record_id.split('-').next().unwrap_or_default() {
+        "processing" => RecordAnswer::Record(FakeRecord {
+            status: "Processing".into(),
+            ..ok
+        }),
+        "failed" => RecordAnswer::Record(FakeRecord {
+            status: "Failed".into(),
+            ..ok
+        }),
+        "risky" => RecordAnswer::Record(FakeRecord { risky: true, ..ok }),
+        "slow" => RecordAnswer::Slow(Duration::from_secs(5), ok),
+        "fail" => RecordAnswer::HttpError(500),
+        "missing" => RecordAnswer::Code(11_003, "record not found".into()),
+        _ => RecordAnswer::Record(ok),
+    }
+}
+
+/// A merchant order (`getAppOrderInfo`) or invoice (`getInvoiceOrderInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeOrder {
+    pub invoice: bool,
+    pub amount_due: String,
+    /// Record ids paid against it; their amounts and statuses come from the records.
+    pub payments: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    records: HashMap<String, RecordAnswer>,
+    orders: HashMap<String, FakeOrder>,
+    refused_signatures: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    app_id: String,
+    secret: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Shared {
+    fn authentic(&self, req: &Request) -> bool {
+        let h = |n: &str| {
+            req.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        h("appid") == self.app_id
+            && h("sign") == sign(&self.app_id, &self.secret, &h("timestamp"), &req.body)
+    }
+
+    fn answer(&self, data: Value) -> ResponseTemplate {
+        let bytes = json!({"code": 10000, "msg": "success", "data": data})
+            .to_string()
+            .into_bytes();
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .to_string();
+        let sig = sign(&self.app_id, &self.secret, &ts, &bytes);
+        ResponseTemplate::new(200)
+            .insert_header("Appid", self.app_id.as_str())
+            .insert_header("Timestamp", ts.as_str())
+            .insert_header("Sign", sig.as_str())
+            .insert_header("Content-Type", "application/json")
+            .set_body_bytes(bytes)
+    }
+
+    fn refuse(code: i64, msg: &str) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({"code": code, "msg": msg, "data": null}))
+    }
+
+    fn record_answer(&self, id: &str) -> RecordAnswer {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|st| st.records.get(id).cloned())
+            .unwrap_or_else(|| by_prefix(id))
+    }
+
+    fn record_json(id: &str, r: &FakeRecord, withdrawal: bool) -> Value {
+        let mut v = json!({
+            "recordId": id,
+            "coinId": 1280,
+            "coinSymbol": r.coin_symbol,
+            "chain": "TRX",
+            "amount": r.amount,
+            "status": r.status,
+            "txId": format!("0x{id}"),
+        });
+        if withdrawal {
+            v["withdrawType"] = json!("Network");
+            v["fee"] = json!({"coinId": 1280, "coinSymbol": r.coin_symbol, "amount": "1"});
+        } else {
+            v["serviceFee"] = json!("0.05");
+            v["arrivedAt"] = json!(1_767_225_600);
+            v["isFlaggedAsRisky"] = json!(r.risky);
+        }
+        if let Some(o) = &r.order_id {
+            v["orderId"] = json!(o);
+        }
+        v
+    }
+
+    fn order(&self, id: &str, invoice: bool) -> ResponseTemplate {
+        let Some(order) = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|st| st.orders.get(id).cloned())
+            .filter(|o| o.invoice == invoice)
+        else {
+            return Self::refuse(11_003, "order not found");
+        };
+        let paid: Vec<Value> = order
+            .payments
+            .iter()
+            .filter_map(|rid| match self.record_answer(rid) {
+                RecordAnswer::Record(r) | RecordAnswer::Slow(_, r) => Some(if invoice {
+                    json!({"recordId": rid, "coinSymbol": r.coin_symbol, "paidAmount": r.amount, "paidValue": r.amount, "status": r.status, "isFlaggedAsRisky": r.risky})
+                } else {
+                    json!({"recordId": rid, "amount": r.amount, "serviceFee": "0.05", "status": r.status, "isFlaggedAsRisky": r.risky})
+                }),
+                _ => None,
+            })
+            .collect();
+        if invoice {
+            self.answer(json!({"orderId": id, "price": order.amount_due, "priceSymbol": "USD", "expiredAt": 4_102_444_800_i64, "paidList": paid}))
+        } else {
+            self.answer(json!({"amountToPay": order.amount_due, "coinSymbol": "USDT", "expiredAt": 4_102_444_800_i64, "paidList": paid}))
+        }
+    }
+}
+
+struct Api(Shared);
+
+impl Respond for Api {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let s = &self.0;
+        if !s.authentic(req) {
+            if let Ok(mut st) = s.state.lock() {
+                st.refused_signatures += 1;
+            }
+            return Shared::refuse(11_005, "VerifySignFailed");
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let path = req.url.path().trim_start_matches('/');
+        match path {
+            "getAppDepositRecord"
+            | "getUserDepositRecord"
+            | "getAppWithdrawRecord"
+            | "getUserWithdrawRecord" => {
+                let Some(id) = body["recordId"].as_str() else {
+                    return Shared::refuse(11_000, "recordId is required");
+                };
+                let withdrawal = path.contains("Withdraw");
+                match s.record_answer(id) {
+                    RecordAnswer::Record(r) => {
+                        s.answer(json!({"record": Shared::record_json(id, &r, withdrawal)}))
+                    }
+                    RecordAnswer::Slow(d, r) => s
+                        .answer(json!({"record": Shared::record_json(id, &r, withdrawal)}))
+                        .set_delay(d),
+                    RecordAnswer::HttpError(code) => ResponseTemplate::new(code),
+                    RecordAnswer::Code(code, msg) => Shared::refuse(code, &msg),
+                }
+            }
+            "getAppOrderInfo" | "getInvoiceOrderInfo" => match body["orderId"].as_str() {
+                Some(id) => s.order(id, path == "getInvoiceOrderInfo"),
+                None => Shared::refuse(11_000, "orderId is required"),
+            },
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct FakeCcpaymentV2 {
+    server: MockServer,
+    shared: Shared,
+}
+
+impl FakeCcpaymentV2 {
+    pub async fn start(app_id: &str, secret: &str) -> Self {
+        Self::mount(MockServer::start().await, app_id, secret).await
+    }
+
+    /// On a given listener, e.g. a fixed port for the local stack.
+    pub async fn start_on(listener: std::net::TcpListener, app_id: &str, secret: &str) -> Self {
+        Self::mount(
+            MockServer::builder().listener(listener).start().await,
+            app_id,
+            secret,
+        )
+        .await
+    }
+
+    async fn mount(server: MockServer, app_id: &str, secret: &str) -> Self {
+        let shared = Shared {
+            app_id: app_id.to_string(),
+            secret: secret.to_string(),
+            state: Arc::new(Mutex::new(State::default())),
+        };
+        Mock::given(method("POST"))
+            .respond_with(Api(shared.clone()))
+            .mount(&server)
+            .await;
+        Self { server, shared }
+    }
+
+    pub fn base_url(&self) -> String {
+        self.server.uri()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut st = match self.shared.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut st)
+    }
+
+    pub fn set_record(&self, record_id: &str, answer: RecordAnswer) {
+        self.with(|st| st.records.insert(record_id.to_string(), answer));
+    }
+
+    pub fn set_order(&self, order_id: &str, order: FakeOrder) {
+        self.with(|st| st.orders.insert(order_id.to_string(), order));
+    }
+
+    /// Requests refused because their signature did not verify.
+    pub fn refused_signatures(&self) -> usize {
+        self.with(|st| st.refused_signatures)
+    }
+
+    pub async fn requests_to(&self, wanted: &str) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == wanted)
+            .count()
+    }
+}
