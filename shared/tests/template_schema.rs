@@ -329,7 +329,13 @@ fn each_function_reads_only_its_own_secret() {
             )
         })
         .collect();
-    expect.push(("ReconcilerFunction", vec!["CcpaymentSecret".to_string()]));
+    expect.push((
+        "ReconcilerFunction",
+        vec![
+            "CcpaymentSecret".to_string(),
+            "CcpaymentV2Secret".to_string(),
+        ],
+    ));
     for (function, secrets) in expect {
         let f = &t["Resources"][function];
         let mut refs = Vec::new();

@@ -7,6 +7,11 @@
 //! set-up: `processing-` Processing, `failed-` Failed, `risky-` Success flagged as
 //! risky, `slow-` answers after 5 s, `fail-` HTTP 500, `missing-` code 11003,
 //! anything else Success, 10 USDT.
+//!
+//! `/webhook/resend` takes up to 50 record ids or a window of at most an hour. v2
+//! documents no limit for it; the fake holds it to v1's (one call a minute, 25 a
+//! day, by the request's own `Timestamp`), refusing with code 11004 and counting a
+//! violation. A record id answered 11004 models the generic rate limit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,11 +92,22 @@ pub struct FakeOrder {
     pub payments: Vec<String>,
 }
 
+/// One `/webhook/resend` call as the fake saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResendCall {
+    pub at: i64,
+    pub record_ids: Vec<String>,
+    pub window: Option<(i64, i64)>,
+    pub accepted: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
     records: HashMap<String, RecordAnswer>,
     orders: HashMap<String, FakeOrder>,
     refused_signatures: usize,
+    resends: Vec<ResendCall>,
+    violations: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,14 +130,17 @@ impl Shared {
             && h("sign") == sign(&self.app_id, &self.secret, &h("timestamp"), &req.body)
     }
 
-    fn answer(&self, data: Value) -> ResponseTemplate {
+    /// Signed with the caller's own `Timestamp`: a server whose clock agrees with
+    /// the caller's, which is what tests in virtual time need.
+    fn answer(&self, req: &Request, data: Value) -> ResponseTemplate {
         let bytes = json!({"code": 10000, "msg": "success", "data": data})
             .to_string()
             .into_bytes();
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        let ts = req
+            .headers
+            .get("timestamp")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
             .to_string();
         let sig = sign(&self.app_id, &self.secret, &ts, &bytes);
         ResponseTemplate::new(200)
@@ -168,7 +187,7 @@ impl Shared {
         v
     }
 
-    fn order(&self, id: &str, invoice: bool) -> ResponseTemplate {
+    fn order(&self, req: &Request, id: &str, invoice: bool) -> ResponseTemplate {
         let Some(order) = self
             .state
             .lock()
@@ -191,9 +210,9 @@ impl Shared {
             })
             .collect();
         if invoice {
-            self.answer(json!({"orderId": id, "price": order.amount_due, "priceSymbol": "USD", "expiredAt": 4_102_444_800_i64, "paidList": paid}))
+            self.answer(req, json!({"orderId": id, "price": order.amount_due, "priceSymbol": "USD", "expiredAt": 4_102_444_800_i64, "paidList": paid}))
         } else {
-            self.answer(json!({"amountToPay": order.amount_due, "coinSymbol": "USDT", "expiredAt": 4_102_444_800_i64, "paidList": paid}))
+            self.answer(req, json!({"amountToPay": order.amount_due, "coinSymbol": "USDT", "expiredAt": 4_102_444_800_i64, "paidList": paid}))
         }
     }
 }
@@ -221,18 +240,74 @@ impl Respond for Api {
                 };
                 let withdrawal = path.contains("Withdraw");
                 match s.record_answer(id) {
-                    RecordAnswer::Record(r) => {
-                        s.answer(json!({"record": Shared::record_json(id, &r, withdrawal)}))
-                    }
+                    RecordAnswer::Record(r) => s.answer(
+                        req,
+                        json!({"record": Shared::record_json(id, &r, withdrawal)}),
+                    ),
                     RecordAnswer::Slow(d, r) => s
-                        .answer(json!({"record": Shared::record_json(id, &r, withdrawal)}))
+                        .answer(
+                            req,
+                            json!({"record": Shared::record_json(id, &r, withdrawal)}),
+                        )
                         .set_delay(d),
                     RecordAnswer::HttpError(code) => ResponseTemplate::new(code),
                     RecordAnswer::Code(code, msg) => Shared::refuse(code, &msg),
                 }
             }
+            "webhook/resend" => {
+                let at: i64 = req
+                    .headers
+                    .get("timestamp")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                let ids: Vec<String> = body["recordIds"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let window = body["startTimestamp"]
+                    .as_i64()
+                    .map(|start| (start, body["endTimestamp"].as_i64().unwrap_or(start + 3600)));
+                let Ok(mut st) = s.state.lock() else {
+                    return ResponseTemplate::new(500);
+                };
+                let accepted: Vec<i64> = st
+                    .resends
+                    .iter()
+                    .filter(|c| c.accepted)
+                    .map(|c| c.at)
+                    .collect();
+                let refusal = if ids.len() > 50 {
+                    Some("more than 50 record ids")
+                } else if ids.is_empty() && window.is_none_or(|(a, b)| b <= a || b - a > 3600) {
+                    Some("window longer than one hour")
+                } else if accepted.last().is_some_and(|last| at - last < 60) {
+                    Some("more than one call a minute")
+                } else if accepted.iter().filter(|t| **t > at - 86_400).count() >= 25 {
+                    Some("more than 25 calls a day")
+                } else {
+                    None
+                };
+                let call = ResendCall {
+                    at,
+                    record_ids: ids.clone(),
+                    window: if ids.is_empty() { window } else { None },
+                    accepted: refusal.is_none(),
+                };
+                st.resends.push(call);
+                if let Some(why) = refusal {
+                    st.violations.push(format!("{why} at {at}"));
+                    return Shared::refuse(11_004, why);
+                }
+                drop(st);
+                s.answer(req, json!({"resendCount": ids.len()}))
+            }
             "getAppOrderInfo" | "getInvoiceOrderInfo" => match body["orderId"].as_str() {
-                Some(id) => s.order(id, path == "getInvoiceOrderInfo"),
+                Some(id) => s.order(req, id, path == "getInvoiceOrderInfo"),
                 None => Shared::refuse(11_000, "orderId is required"),
             },
             _ => ResponseTemplate::new(404),
@@ -292,6 +367,14 @@ impl FakeCcpaymentV2 {
 
     pub fn set_order(&self, order_id: &str, order: FakeOrder) {
         self.with(|st| st.orders.insert(order_id.to_string(), order));
+    }
+
+    pub fn resends(&self) -> Vec<ResendCall> {
+        self.with(|st| st.resends.clone())
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.with(|st| st.violations.clone())
     }
 
     /// Requests refused because their signature did not verify.

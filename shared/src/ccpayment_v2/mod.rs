@@ -21,6 +21,20 @@ pub fn open_queue(kind: &NotificationType) -> String {
     format!("{PROVIDER}#{}", kind.as_str())
 }
 
+/// The status a record's state follows, from the record API's word: a record
+/// flagged `isFlaggedAsRisky` is never paid for us, it is held open for a human,
+/// ranked above every unfinished status and below every final one.
+pub fn confirmed_status(r: &api::Record) -> Option<crate::store::StatusChange> {
+    use crate::store::StatusChange;
+    if r.risky && r.status == Status::Success {
+        StatusChange::ranked(RISKY_HELD, Some((4, false)))
+    } else {
+        StatusChange::ranked(r.status.as_str(), r.status.rank())
+    }
+}
+
+pub const RISKY_HELD: &str = "FlaggedAsRisky";
+
 /// The partition of one account's resend windows and call budget.
 pub fn resend_scope(app_id: &str) -> String {
     format!(

@@ -15,7 +15,7 @@ use crate::config::{self, ConfigError};
 use crate::intake::{header_rejection, Rejection};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
-use crate::store::{Delivery, StatusChange};
+use crate::store::Delivery;
 use crate::timestamp::{Age, Freshness, TimestampError};
 
 /// What CCPayment's docs and its own plugin answer; anything else is retried.
@@ -37,11 +37,6 @@ pub const ENV: EnvNames = EnvNames {
     secret: "CCPAYMENT_V2_APP_SECRET",
     previous: "CCPAYMENT_V2_APP_SECRET_PREVIOUS",
 };
-
-/// A record flagged `isFlaggedAsRisky` is never paid for us: it is held, open, for a
-/// human, ranked above every unfinished status and below every final one.
-pub const RISKY_HELD: &str = "FlaggedAsRisky";
-const RISKY_RANK: (u8, bool) = (4, false);
 
 #[derive(Debug, Clone)]
 pub struct CcpaymentV2Config {
@@ -287,6 +282,7 @@ pub fn to_delivery(
     let mut status = None;
     match c.record {
         Ok(r) => {
+            status = super::confirmed_status(&r);
             details.insert("confirmed_status".into(), r.status_text.clone());
             if r.status != n.status {
                 flags.insert("status_contradicted".into());
@@ -303,11 +299,6 @@ pub fn to_delivery(
             if r.risky {
                 flags.insert("risky".into());
             }
-            status = if r.risky && r.status == Status::Success {
-                StatusChange::ranked(RISKY_HELD, Some(RISKY_RANK))
-            } else {
-                StatusChange::ranked(r.status.as_str(), r.status.rank())
-            };
             if status.is_none() {
                 flags.insert("unknown_status".into());
             }

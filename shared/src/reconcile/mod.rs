@@ -3,6 +3,7 @@
 //! others still run.
 
 mod ccpayment;
+mod ccpayment_v2;
 mod citypay;
 pub mod request;
 
@@ -23,6 +24,11 @@ use crate::store::{Store, StoreError};
 pub struct ReconcilerConfig {
     /// `None` when CCPayment is not configured: its steps are skipped.
     pub ccpayment: Option<(String, Credentials)>,
+    /// `None` when CCPayment v2 is not configured: its step is skipped.
+    pub ccpayment_v2: Option<(String, crate::ccpayment::credentials::Accounts)>,
+    /// Each v2 account's resend allowance; v2 documents none, v1's is the default.
+    pub v2_budget: Budget,
+    pub v2_recheck_per_run: i32,
     pub citypay_api_base: String,
     pub budget: Budget,
     pub resend_settle_secs: i64,
@@ -45,6 +51,17 @@ impl ReconcilerConfig {
                     credentials,
                 )
             });
+        let ccpayment_v2 =
+            crate::ccpayment::credentials::from_env(crate::ccpayment_v2::receiver::ENV)
+                .await?
+                .map(|accounts| {
+                    (
+                        config::optional("CCPAYMENT_V2_API_BASE").unwrap_or_else(|| {
+                            crate::ccpayment_v2::api::DEFAULT_API_BASE.to_string()
+                        }),
+                        accounts,
+                    )
+                });
         let daily_cap = config::parse_or("CCPAYMENT_RESEND_DAILY_CAP", 24u32)?;
         if !(1..=25).contains(&daily_cap) {
             return Err(ConfigError::Invalid {
@@ -54,6 +71,15 @@ impl ReconcilerConfig {
         }
         Ok(Self {
             ccpayment,
+            ccpayment_v2,
+            v2_budget: Budget {
+                daily_cap: config::parse_or("CCPAYMENT_V2_RESEND_DAILY_CAP", 24u32)?,
+                min_interval_secs: config::parse_or(
+                    "CCPAYMENT_V2_RESEND_MIN_INTERVAL_SECS",
+                    61i64,
+                )?,
+            },
+            v2_recheck_per_run: config::parse_or("CCPAYMENT_V2_RECHECK_PER_RUN", 50i32)?,
             citypay_api_base: config::optional("CITYPAY_API_BASE")
                 .unwrap_or_else(|| crate::citypay::order_api::DEFAULT_API_BASE.to_string()),
             budget: Budget {
@@ -86,6 +112,12 @@ pub struct Summary {
     pub manual_windows_queued: usize,
     pub bill_info_calls: u32,
     pub records_reconciled: u32,
+    pub v2_checked: u32,
+    pub v2_updated: u32,
+    pub v2_unconfirmed: u32,
+    pub v2_rate_limited: bool,
+    pub v2_resend_calls: u32,
+    pub v2_resent_notifications: u64,
     pub citypay_checked: u32,
     pub citypay_updated: u32,
     pub citypay_expired: u32,
@@ -101,6 +133,10 @@ pub struct Reconciler {
     store: Store,
     metrics: Metrics,
     ccpayment: Option<CcpaymentApi>,
+    ccpayment_v2: Option<(
+        crate::ccpayment_v2::api::V2Api,
+        crate::ccpayment::credentials::Accounts,
+    )>,
     citypay: OrderApi,
 }
 
@@ -126,6 +162,14 @@ impl Reconciler {
                     .map_err(invalid("CCPAYMENT_API_BASE"))?,
             ),
         };
+        let ccpayment_v2 = match &config.ccpayment_v2 {
+            None => None,
+            Some((base, accounts)) => Some((
+                crate::ccpayment_v2::api::V2Api::new(base, config.api_timeout)
+                    .map_err(invalid("CCPAYMENT_V2_API_BASE"))?,
+                accounts.clone(),
+            )),
+        };
         let citypay = OrderApi::new(&config.citypay_api_base, config.api_timeout)
             .map_err(invalid("CITYPAY_API_BASE"))?;
         Ok(Self {
@@ -133,6 +177,7 @@ impl Reconciler {
             store,
             metrics,
             ccpayment,
+            ccpayment_v2,
             citypay,
         })
     }
@@ -188,6 +233,11 @@ impl Reconciler {
                 sum.errors.push(format!("bill/info: {e}"));
             }
         }
+        if let Some((api, accounts)) = &self.ccpayment_v2 {
+            if let Err(e) = self.ccpayment_v2_step(api, accounts, now, &mut sum).await {
+                sum.errors.push(format!("ccpayment-v2: {e}"));
+            }
+        }
         if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
             sum.errors.push(format!("citypay: {e}"));
         }
@@ -235,6 +285,10 @@ impl Reconciler {
                 "RecordsReconciled",
                 count(f64::from(sum.records_reconciled)),
             ),
+            ("V2Checked", count(f64::from(sum.v2_checked))),
+            ("V2Updated", count(f64::from(sum.v2_updated))),
+            ("V2Unconfirmed", count(f64::from(sum.v2_unconfirmed))),
+            ("V2ResendCalls", count(f64::from(sum.v2_resend_calls))),
             ("CitypayChecked", count(f64::from(sum.citypay_checked))),
             ("CitypayUpdated", count(f64::from(sum.citypay_updated))),
             ("CitypayExpired", count(f64::from(sum.citypay_expired))),

@@ -466,6 +466,12 @@ pub fn reconciler_config(
 ) -> shared::reconcile::ReconcilerConfig {
     shared::reconcile::ReconcilerConfig {
         ccpayment: ccpayment_base.map(|b| (b.to_string(), credentials())),
+        ccpayment_v2: None,
+        v2_budget: shared::store::budget::Budget {
+            daily_cap: 24,
+            min_interval_secs: 61,
+        },
+        v2_recheck_per_run: 50,
         citypay_api_base: citypay_base.to_string(),
         budget: shared::store::budget::Budget {
             daily_cap: 24,
