@@ -60,6 +60,22 @@ pub fn parse(text: &str) -> Result<i64, TimestampError> {
 }
 
 impl Freshness {
+    /// The window from `window_var` (default 300 s), the horizon from `EVENT_TTL_DAYS`;
+    /// a window wider than the horizon is refused.
+    pub fn from_env(window_var: &'static str) -> Result<Self, crate::config::ConfigError> {
+        let f = Self {
+            window_secs: crate::config::parse_or(window_var, 300u64)?,
+            horizon_secs: u64::from(crate::config::event_ttl_days()?) * 86_400,
+        };
+        if f.window_secs > f.horizon_secs {
+            return Err(crate::config::ConfigError::Invalid {
+                name: window_var,
+                reason: "must not exceed the dedupe horizon (EVENT_TTL_DAYS)".into(),
+            });
+        }
+        Ok(f)
+    }
+
     pub fn judge(&self, timestamp: i64, now_unix: i64) -> Result<Age, TimestampError> {
         let off = timestamp.abs_diff(now_unix);
         if off > self.horizon_secs {

@@ -23,6 +23,9 @@ async fn database_stopped_mid_stream_then_restarted() {
     let client = client_without_retries(&db.endpoint).await;
     schema::create_table(&client, "faults").await.unwrap();
     let (rx, _) = receiver(client.clone(), "faults");
+    let fake_v2 = testkit::ccpayment_v2::FakeCcpaymentV2::start(V2_APP_ID, V2_SECRET).await;
+    let (rx_v2, _) =
+        ccpayment_v2_receiver(client.clone(), "faults", v2_config(&fake_v2.base_url()));
 
     let mut pending: Vec<usize> = (0..NOTIFICATIONS).collect();
     let (mut while_down, mut successes_while_down, mut attempts) = (0, 0, 0);
@@ -40,10 +43,18 @@ async fn database_stopped_mid_stream_then_restarted() {
                 db.restart().await;
             }
             let down = round == 1 && (50..100).contains(&n);
-            let body = format!(
-                r#"{{"pay_status":"success","order_type":"Refund","record_id":"fault-{id}","amount":"1"}}"#
-            );
-            let resp = rx.handle_at(signed(body.as_bytes(), NOW), NOW).await;
+            // Even ids through CCPayment v1, odd ones through v2.
+            let resp = if id % 2 == 0 {
+                let body = format!(
+                    r#"{{"pay_status":"success","order_type":"Refund","record_id":"fault-{id}","amount":"1"}}"#
+                );
+                rx.handle_at(signed(body.as_bytes(), NOW), NOW).await
+            } else {
+                let body = format!(
+                    r#"{{"type":"ApiWithdrawal","msg":{{"recordId":"fault-{id}","orderId":"w-{id}","status":"Success"}}}}"#
+                );
+                rx_v2.handle_at(signed_v2(body.as_bytes(), NOW), NOW).await
+            };
             attempts += 1;
             if down {
                 while_down += 1;
@@ -52,7 +63,7 @@ async fn database_stopped_mid_stream_then_restarted() {
                     "answer while down: {}",
                     resp.status()
                 );
-                if body_text(&resp) == "success" {
+                if body_text(&resp).eq_ignore_ascii_case("success") {
                     successes_while_down += 1;
                 }
             }
@@ -72,9 +83,14 @@ async fn database_stopped_mid_stream_then_restarted() {
     let events = of_type(&items, "event");
     let missing: Vec<usize> = (0..NOTIFICATIONS)
         .filter(|id| {
+            let provider = if id % 2 == 0 {
+                "ccpayment"
+            } else {
+                "ccpayment-v2"
+            };
             !events
                 .iter()
-                .any(|e| s(e, "pk") == Some(format!("ccpayment#fault-{id}").as_str()))
+                .any(|e| s(e, "pk") == Some(format!("{provider}#fault-{id}").as_str()))
         })
         .collect();
     println!("faults: missing after restart: {missing:?}");

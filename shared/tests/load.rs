@@ -1,4 +1,4 @@
-//! Load: 64 concurrent senders over the three receivers, each notification sent by
+//! Load: 64 concurrent senders over the four receivers, each notification sent by
 //! several senders at once. Exactly one event per key, no error answer, and every
 //! record's state is its highest status.
 
@@ -24,6 +24,10 @@ fn alchemy_body(i: usize, status: &str) -> Vec<u8> {
     format!(r#"{{"orderNo":"ach-{i}","status":"{status}","cardNumber":"5555555555554444","orderAmount":"10"}}"#).into_bytes()
 }
 
+fn v2_body(i: usize, status: &str) -> Vec<u8> {
+    format!(r#"{{"type":"DirectDeposit","msg":{{"recordId":"v2load-{i}","referenceId":"u-{i}","status":"{status}"}}}}"#).into_bytes()
+}
+
 fn deposit_body(i: usize, status: &str) -> Vec<u8> {
     format!(r#"{{"type":"deposit callback","transaction_id":"dep-{i}","status":"{status}","received_amount":"0.5"}}"#).into_bytes()
 }
@@ -34,10 +38,14 @@ async fn sixty_four_concurrent_senders_with_duplicates() {
     let cc = Arc::new(receiver(client.clone(), &table).0);
     let ach = Arc::new(alchemy_receiver(client.clone(), &table, "").0);
     let cp = Arc::new(citypay_receiver(client.clone(), &table, "http://127.0.0.1:9").0);
+    // The v2 record API says Success for every record, whatever the webhook claims.
+    let fake_v2 = testkit::ccpayment_v2::FakeCcpaymentV2::start(V2_APP_ID, V2_SECRET).await;
+    let v2 =
+        Arc::new(ccpayment_v2_receiver(client.clone(), &table, v2_config(&fake_v2.base_url())).0);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for sender in 0..SENDERS {
-        let (cc, ach, cp) = (cc.clone(), ach.clone(), cp.clone());
+        let (cc, ach, cp, v2) = (cc.clone(), ach.clone(), cp.clone(), v2.clone());
         tasks.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             for n in 0..PER_SENDER {
@@ -45,7 +53,7 @@ async fn sixty_four_concurrent_senders_with_duplicates() {
                 // notification arrives from several senders at once.
                 let k = (sender * 7 + n * 13) % (RECORDS * 2);
                 let (i, late) = (k % RECORDS, k >= RECORDS);
-                let resp = match i % 3 {
+                let resp = match i % 4 {
                     0 => {
                         cc.handle_at(
                             signed(
@@ -64,6 +72,10 @@ async fn sixty_four_concurrent_senders_with_duplicates() {
                             None,
                         ))
                         .await
+                    }
+                    3 => {
+                        let b = v2_body(i, if late { "Success" } else { "Processing" });
+                        v2.handle_at(signed_v2(&b, NOW), NOW).await
                     }
                     _ => {
                         cp.handle(post(
@@ -106,11 +118,12 @@ async fn sixty_four_concurrent_senders_with_duplicates() {
         let pk = s(st, "pk").unwrap();
         let i: usize = pk.rsplit('-').next().unwrap().parse().unwrap();
         let final_sent = sent.contains(&(i, true));
-        let expected = match (i % 3, final_sent) {
+        let expected = match (i % 4, final_sent) {
             (0, true) => "success",
             (0, false) => "pending",
             (1, true) => "SUCCESS",
             (1, false) => "INIT",
+            (3, _) => "Success",
             (_, true) => "Confirmed",
             (_, false) => "Pending",
         };

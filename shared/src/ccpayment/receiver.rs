@@ -4,14 +4,14 @@
 use lambda_http::Request;
 
 use super::notification::Notification;
-use super::signature::{self, Credentials, SignatureError, SignedHeaders};
+use super::signature::{self, Credentials, SignedHeaders};
 use super::{open_queue, PROVIDER, RESEND_SCOPE};
 use crate::config::{self, ConfigError};
 use crate::intake::{header_rejection, Rejection};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
 use crate::store::{Delivery, StatusChange};
-use crate::timestamp::{Age, Freshness, TimestampError};
+use crate::timestamp::{Age, Freshness};
 
 /// The body CCPayment requires; anything else counts as a failed delivery.
 pub const SUCCESS_BODY: &str = "success";
@@ -39,16 +39,7 @@ pub struct CcpaymentConfig {
 
 impl CcpaymentConfig {
     pub async fn load() -> Result<Self, ConfigError> {
-        let freshness = Freshness {
-            window_secs: config::parse_or("CCPAYMENT_TIMESTAMP_WINDOW_SECS", 300u64)?,
-            horizon_secs: u64::from(config::event_ttl_days()?) * 86_400,
-        };
-        if freshness.window_secs > freshness.horizon_secs {
-            return Err(ConfigError::Invalid {
-                name: "CCPAYMENT_TIMESTAMP_WINDOW_SECS",
-                reason: "must not exceed the dedupe horizon (EVENT_TTL_DAYS)".into(),
-            });
-        }
+        let freshness = Freshness::from_env("CCPAYMENT_TIMESTAMP_WINDOW_SECS")?;
         Ok(Self {
             credentials: crate::ccpayment::credentials::v1_from_env().await?.ok_or(
                 ConfigError::Missing("CCPAYMENT_SECRET_ARN (or CCPAYMENT_APP_ID)"),
@@ -112,16 +103,8 @@ impl Provider for Ccpayment {
         Confirmed::Store(delivery)
     }
 
-    /// Authentic-looking deliveries we refused are what a secret change or a clock
-    /// problem looks like: CCPayment logs them as failed, so their hour is resent first.
     fn is_loss_evidence(&self, rejection: &Rejection) -> bool {
-        let evidence = [
-            SignatureError::Mismatch,
-            SignatureError::Timestamp(TimestampError::TooOld),
-            SignatureError::Timestamp(TimestampError::TooFarAhead),
-        ];
-        matches!(rejection, Rejection::Unauthorized { code, .. }
-            if evidence.iter().any(|e| e.code() == *code))
+        super::signature::is_loss_evidence(rejection)
     }
 
     fn resend_scope(&self, _req: &Request) -> Option<String> {

@@ -65,6 +65,20 @@ pub fn sign(app_id: &str, secret: &str, timestamp: &str, body: &[u8]) -> String 
     hex::encode(digest(app_id, secret, timestamp, body))
 }
 
+/// Authentic-looking deliveries we refused (the right App ID, but a signature that
+/// does not match or a timestamp beyond the horizon) are what a secret change or a
+/// clock problem looks like: CCPayment logs them as failed, so their hour is asked
+/// to be resent first. Both API versions.
+pub fn is_loss_evidence(rejection: &crate::intake::Rejection) -> bool {
+    let evidence = [
+        SignatureError::Mismatch,
+        SignatureError::Timestamp(TimestampError::TooOld),
+        SignatureError::Timestamp(TimestampError::TooFarAhead),
+    ];
+    matches!(rejection, crate::intake::Rejection::Unauthorized { code, .. }
+        if evidence.iter().any(|e| e.code() == *code))
+}
+
 /// The three signature headers as received.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedHeaders<'a> {

@@ -16,7 +16,7 @@ use crate::intake::{header_rejection, Rejection};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
 use crate::store::Delivery;
-use crate::timestamp::{Age, Freshness, TimestampError};
+use crate::timestamp::{Age, Freshness};
 
 /// What CCPayment's docs and its own plugin answer; anything else is retried.
 pub const SUCCESS_BODY: &str = "Success";
@@ -51,16 +51,7 @@ pub struct CcpaymentV2Config {
 
 impl CcpaymentV2Config {
     pub async fn load() -> Result<Self, ConfigError> {
-        let freshness = Freshness {
-            window_secs: config::parse_or("CCPAYMENT_V2_TIMESTAMP_WINDOW_SECS", 300u64)?,
-            horizon_secs: u64::from(config::event_ttl_days()?) * 86_400,
-        };
-        if freshness.window_secs > freshness.horizon_secs {
-            return Err(ConfigError::Invalid {
-                name: "CCPAYMENT_V2_TIMESTAMP_WINDOW_SECS",
-                reason: "must not exceed the dedupe horizon (EVENT_TTL_DAYS)".into(),
-            });
-        }
+        let freshness = Freshness::from_env("CCPAYMENT_V2_TIMESTAMP_WINDOW_SECS")?;
         let timeout_ms = config::parse_or("CCPAYMENT_V2_CONFIRM_TIMEOUT_MS", 3000u64)?;
         if !(100..=10_000).contains(&timeout_ms) {
             return Err(ConfigError::Invalid {
@@ -236,13 +227,7 @@ impl Provider for CcpaymentV2 {
     }
 
     fn is_loss_evidence(&self, rejection: &Rejection) -> bool {
-        let evidence = [
-            SignatureError::Mismatch,
-            SignatureError::Timestamp(TimestampError::TooOld),
-            SignatureError::Timestamp(TimestampError::TooFarAhead),
-        ];
-        matches!(rejection, Rejection::Unauthorized { code, .. }
-            if evidence.iter().any(|e| e.code() == *code))
+        crate::ccpayment::signature::is_loss_evidence(rejection)
     }
 
     /// Per account; a delivery naming no account of ours marks nothing.
