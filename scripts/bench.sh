@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 log "building release binaries for this machine"
-cargo build --release --quiet -p bench -p ccpayment-webhook -p alchemypay-webhook \
+cargo build --release --quiet -p bench -p ccpayment-webhook -p ccpayment-v2-webhook -p alchemypay-webhook \
   -p citypay-webhook -p reconciler
 
 port="$(free_port)"
