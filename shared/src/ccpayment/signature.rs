@@ -103,6 +103,20 @@ pub fn verify(
     now_unix: i64,
     freshness: Freshness,
 ) -> Result<Verified, SignatureError> {
+    verify_with(digest, headers, body, creds, now_unix, freshness)
+}
+
+/// The checks both API versions share, around the version's own `digest`: App ID,
+/// timestamp format, a `Sign` of exactly 64 hex characters, a constant-time compare
+/// with the current and the previous secret's digest, then the age.
+pub(crate) fn verify_with(
+    digest: fn(&str, &str, &str, &[u8]) -> [u8; 32],
+    headers: SignedHeaders<'_>,
+    body: &[u8],
+    creds: &Credentials,
+    now_unix: i64,
+    freshness: Freshness,
+) -> Result<Verified, SignatureError> {
     if !bool::from(headers.app_id.as_bytes().ct_eq(creds.app_id.as_bytes())) {
         return Err(SignatureError::AppIdMismatch);
     }
