@@ -27,29 +27,6 @@ async fn setup() -> (aws_sdk_dynamodb::Client, String, FakeCcpaymentV2) {
     (client, table, fake)
 }
 
-fn flags(item: &Item) -> Vec<String> {
-    match item.get("flags") {
-        Some(v) if v.is_l() => v
-            .as_l()
-            .unwrap()
-            .iter()
-            .map(|f| f.as_s().unwrap().clone())
-            .collect(),
-        Some(v) if v.is_ss() => v.as_ss().unwrap().clone(),
-        _ => Vec::new(),
-    }
-}
-
-fn map<'a>(item: &'a Item, name: &str, key: &str) -> Option<&'a str> {
-    item.get(name)?
-        .as_m()
-        .ok()?
-        .get(key)?
-        .as_s()
-        .ok()
-        .map(String::as_str)
-}
-
 #[tokio::test]
 async fn a_confirmed_deposit_is_stored_with_the_record_apis_facts() {
     let (client, table, fake) = setup().await;

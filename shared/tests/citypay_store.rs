@@ -33,18 +33,6 @@ async fn setup() -> (
     (client, table, fake, rx, docs)
 }
 
-fn flags(item: &Item) -> Vec<String> {
-    item.get("flags")
-        .map(|f| match f {
-            aws_sdk_dynamodb::types::AttributeValue::L(l) => {
-                l.iter().map(|v| v.as_s().unwrap().clone()).collect()
-            }
-            aws_sdk_dynamodb::types::AttributeValue::Ss(ss) => ss.clone(),
-            _ => Vec::new(),
-        })
-        .unwrap_or_default()
-}
-
 async fn open_orders(client: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
     client
         .query()

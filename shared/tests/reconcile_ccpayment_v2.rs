@@ -8,8 +8,15 @@ mod support;
 use shared::ccpayment::credentials::Accounts;
 use shared::ccpayment::Credentials;
 use shared::secret::Secret;
+use std::time::Duration;
 use support::*;
+
+use shared::ccpayment_v2::NotificationType;
+use shared::reconcile::V2SweepConfig;
 use testkit::ccpayment_v2::{FakeCcpaymentV2, FakeRecord, RecordAnswer};
+
+const DEPOSITS: &str = "getAppDepositRecordList";
+const WITHDRAWALS: &str = "getAppWithdrawRecordList";
 
 fn deposit(id: &str) -> Vec<u8> {
     format!(r#"{{"type":"DirectDeposit","msg":{{"recordId":"{id}","referenceId":"u-1","status":"Success"}}}}"#)
@@ -25,6 +32,25 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(None).await
+}
+
+/// Sweeps paced at 50 ms (the fake refuses closer than 40 ms: transit jitter).
+fn sweep(requests_per_run: u32) -> V2SweepConfig {
+    V2SweepConfig {
+        lists: vec![
+            NotificationType::ApiDeposit,
+            NotificationType::ApiWithdrawal,
+        ],
+        min_interval: Duration::from_millis(50),
+        requests_per_run,
+        lag_secs: 900,
+        backfill_secs: 86_400,
+        max_range_secs: 86_400,
+    }
+}
+
+async fn rig_with(sweep: Option<V2SweepConfig>) -> Rig {
     let (client, table) = fresh_table().await;
     let fake = FakeCcpaymentV2::start(V2_APP_ID, V2_SECRET).await;
     let (rx, _) = ccpayment_v2_receiver(client.clone(), &table, v2_config(&fake.base_url()));
@@ -38,6 +64,7 @@ async fn rig() -> Rig {
         }),
     ));
     config.resend_settle_secs = 0;
+    config.v2_sweep = sweep;
     let (reconciler, _) = reconciler(client.clone(), &table, config);
     Rig {
         client,
@@ -160,4 +187,152 @@ async fn an_hour_with_evidence_of_loss_is_asked_to_be_resent_for_its_account() {
     // Done: not asked again.
     let again = r.reconciler.run_at(NOW + 7400).await;
     assert_eq!(again.v2_resend_calls, 0);
+}
+
+/// The events of one record, by sort key.
+async fn events_of(r: &Rig, id: &str) -> Vec<Item> {
+    let pk = shared::store::schema::record_pk("ccpayment-v2", id);
+    all_items(&r.client, &r.table)
+        .await
+        .into_iter()
+        .filter(|i| s(i, "pk") == Some(pk.as_str()) && s(i, "item_type") == Some("event"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sweep_stores_every_record_we_never_received_and_nothing_twice() {
+    let r = rig_with(Some(sweep(30))).await;
+    r.fake.pace_lists(Duration::from_millis(40));
+    // 45 deposits over the last day (three pages), two withdrawals, one deposit
+    // to a risky address (CCPayment sends no webhook for it), one too young to sweep.
+    let start = NOW - 86_000;
+    for i in 0..45 {
+        r.fake
+            .list_record(DEPOSITS, &format!("s-{i:02}"), start + i * 1800);
+    }
+    r.fake.list_record(WITHDRAWALS, "w-1", NOW - 7200);
+    r.fake.list_record(WITHDRAWALS, "w-2", NOW - 3600);
+    r.fake.list_record(DEPOSITS, "risky-1", NOW - 5000);
+    r.fake.list_record(DEPOSITS, "s-young", NOW - 60);
+    // We did receive five of them; one of those was still processing then.
+    for i in 0..5 {
+        let id = format!("s-{i:02}");
+        if i == 0 {
+            r.fake.set_record(
+                &id,
+                RecordAnswer::Record(FakeRecord {
+                    status: "Processing".into(),
+                    ..FakeRecord::success("10")
+                }),
+            );
+        }
+        let resp = r.rx.handle_at(signed_v2(&deposit(&id), NOW), NOW).await;
+        assert_eq!(resp.status(), 200);
+    }
+    r.fake
+        .set_record("s-00", RecordAnswer::Record(FakeRecord::success("10")));
+
+    let sum = r.reconciler.run_at(NOW).await;
+    assert!(sum.errors.is_empty(), "{:?}", sum.errors);
+    assert_eq!(
+        sum.v2_found_by_sweep,
+        40 + 2 + 1,
+        "all but the five received"
+    );
+    assert_eq!(
+        sum.v2_swept_records, 48,
+        "the young one is left to its webhook"
+    );
+    assert_eq!(
+        sum.v2_sweep_requests,
+        3 + 1,
+        "three deposit pages, one withdrawal page"
+    );
+    assert!(r.fake.violations().is_empty(), "{:?}", r.fake.violations());
+
+    for i in 5..45 {
+        let id = format!("s-{i:02}");
+        let st = state_item(&r.client, &r.table, "ccpayment-v2", &id)
+            .await
+            .unwrap_or_else(|| panic!("{id} not stored"));
+        assert_eq!(s(&st, "status"), Some("Success"), "{id}");
+        let ev = events_of(&r, &id).await;
+        assert_eq!(ev.len(), 1, "{id}");
+        assert_eq!(s(&ev[0], "sk"), Some("event#sweep#Success"));
+        assert!(flags(&ev[0]).contains(&"found_by_sweep".to_string()));
+        assert_eq!(map(&ev[0], "amounts", "amount"), Some("10"));
+    }
+    // Received ones are not stored again; the one processing then has moved on.
+    for i in 0..5 {
+        let id = format!("s-{i:02}");
+        assert_eq!(events_of(&r, &id).await.len(), 1, "{id}");
+    }
+    let st = state_item(&r.client, &r.table, "ccpayment-v2", "s-00")
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), Some("Success"));
+    let risky = state_item(&r.client, &r.table, "ccpayment-v2", "risky-1")
+        .await
+        .unwrap();
+    assert_eq!(s(&risky, "status"), Some("FlaggedAsRisky"), "never paid");
+    assert!(flags(&risky).contains(&"risky".to_string()));
+    let w = events_of(&r, "w-1").await;
+    assert_eq!(s(&w[0], "kind"), Some("ApiWithdrawal"));
+    assert!(state_item(&r.client, &r.table, "ccpayment-v2", "s-young")
+        .await
+        .is_none());
+
+    // The next run starts where this one ended: only the young record is new.
+    let before = r.fake.list_requests();
+    let next = r.reconciler.run_at(NOW + 1200).await;
+    assert!(next.errors.is_empty(), "{:?}", next.errors);
+    assert_eq!(next.v2_found_by_sweep, 1);
+    assert_eq!(r.fake.list_requests() - before, 2, "one page per list");
+    assert!(state_item(&r.client, &r.table, "ccpayment-v2", "s-young")
+        .await
+        .is_some());
+
+    // A webhook arriving after the sweep is a new event beside it, not a conflict.
+    let late =
+        r.rx.handle_at(signed_v2(&deposit("s-30"), NOW + 1300), NOW + 1300)
+            .await;
+    assert_eq!(late.status(), 200);
+    assert_eq!(events_of(&r, "s-30").await.len(), 2);
+    let items = all_items(&r.client, &r.table).await;
+    assert!(of_type(&items, "conflict").is_empty());
+}
+
+#[tokio::test]
+async fn a_sweep_cut_short_resumes_at_its_page_and_backs_off_on_a_rate_limit() {
+    let r = rig_with(Some(sweep(1))).await;
+    r.fake.pace_lists(Duration::from_millis(40));
+    for i in 0..45 {
+        r.fake
+            .list_record(DEPOSITS, &format!("p-{i:02}"), NOW - 80_000 + i * 60);
+    }
+    let first = r.reconciler.run_at(NOW).await;
+    assert_eq!((first.v2_sweep_requests, first.v2_found_by_sweep), (1, 20));
+    assert!(first.v2_sweep_behind_secs > 0, "a range is still open");
+
+    r.fake.rate_limit_lists(1);
+    let limited = r.reconciler.run_at(NOW + 300).await;
+    assert!(limited.v2_sweep_rate_limited);
+    assert_eq!(limited.v2_found_by_sweep, 0);
+    let asked = r.fake.list_requests();
+    // Within the pause nothing is asked; after it, the walk goes on from page two.
+    let paused = r.reconciler.run_at(NOW + 330).await;
+    assert!(paused.v2_sweep_rate_limited);
+    assert_eq!(r.fake.list_requests(), asked, "no request while paused");
+    let mut found = first.v2_found_by_sweep;
+    for k in 0..6 {
+        found += r
+            .reconciler
+            .run_at(NOW + 400 + k * 300)
+            .await
+            .v2_found_by_sweep;
+    }
+    assert_eq!(found, 45);
+    let items = all_items(&r.client, &r.table).await;
+    assert_eq!(of_type(&items, "event").len(), 45, "each record once");
+    assert!(r.fake.violations().is_empty(), "{:?}", r.fake.violations());
 }

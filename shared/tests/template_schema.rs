@@ -1,7 +1,12 @@
 //! `template.yaml` declares the same table the code writes to and the local stack
 //! creates: same keys, same index, same TTL attribute, and it keeps its data.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use serde_yaml::Value;
 use shared::provider::ALL;
@@ -153,6 +158,50 @@ fn the_dashboard_shows_every_provider() {
                 "dashboard: no StaleRecords row for {queue}"
             );
         }
+    }
+}
+
+/// CloudWatch refuses a dashboard whose body is not JSON, and the deploy with it.
+#[test]
+fn the_dashboard_body_is_json_and_shows_the_reconciler_metrics() {
+    let t = template();
+    let mut texts = Vec::new();
+    strings(
+        &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"],
+        &mut texts,
+    );
+    let body = texts
+        .iter()
+        .find(|s| s.trim_start().starts_with("{\"widgets\""))
+        .expect("the dashboard body");
+    // `${...}` substitutions become plain strings, as CloudFormation makes them.
+    let mut plain = String::new();
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("${") {
+        plain.push_str(&rest[..i]);
+        let end = rest[i..].find('}').expect("a closed substitution");
+        plain.push('X');
+        rest = &rest[i + end + 1..];
+    }
+    plain.push_str(rest);
+    let parsed: serde_json::Value =
+        serde_json::from_str(&plain).unwrap_or_else(|e| panic!("dashboard body is not JSON: {e}"));
+    assert!(parsed["widgets"].as_array().is_some_and(|w| !w.is_empty()));
+    for metric in [
+        "ResendCalls",
+        "Unconfirmed",
+        "V2Checked",
+        "V2Updated",
+        "V2Unconfirmed",
+        "V2ResendCalls",
+        "V2SweepRequests",
+        "V2FoundBySweep",
+        "V2SweepBehind",
+    ] {
+        assert!(
+            body.contains(&format!("\"{metric}\"")),
+            "dashboard: no {metric} row"
+        );
     }
 }
 

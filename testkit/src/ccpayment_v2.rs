@@ -12,10 +12,17 @@
 //! documents no limit for it; the fake holds it to v1's (one call a minute, 25 a
 //! day, by the request's own `Timestamp`), refusing with code 11004 and counting a
 //! violation. A record id answered 11004 models the generic rate limit.
+//!
+//! The list APIs (`get{App,User}{Deposit,Withdraw}RecordList`) list the records a
+//! test filed with [`FakeCcpaymentV2::list_record`], created in `[startAt, endAt]`,
+//! newest first, 20 a page with an opaque `nextId`; a range over 90 days is refused
+//! with 11008. With [`FakeCcpaymentV2::pace_lists`] two list requests closer than
+//! the given interval (in real time) are refused with 11004 and counted as a
+//! violation; [`FakeCcpaymentV2::rate_limit_lists`] refuses the next n with 11004.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
@@ -108,7 +115,16 @@ struct State {
     refused_signatures: usize,
     resends: Vec<ResendCall>,
     violations: Vec<String>,
+    /// `(list path, record id, created at)`.
+    listed: Vec<(String, String, i64)>,
+    list_pace: Option<Duration>,
+    last_list: Option<Instant>,
+    list_requests: usize,
+    rate_limited_lists: usize,
 }
+
+const PAGE: usize = 20;
+const MAX_LIST_RANGE: i64 = 90 * 86_400;
 
 #[derive(Debug, Clone)]
 struct Shared {
@@ -185,6 +201,73 @@ impl Shared {
             v["orderId"] = json!(o);
         }
         v
+    }
+
+    fn list(&self, req: &Request, path: &str, body: &Value) -> ResponseTemplate {
+        let start = body["startAt"].as_i64().unwrap_or(i64::MIN);
+        let end = body["endAt"].as_i64().unwrap_or(i64::MAX);
+        let after = body["nextId"].as_str().map(str::to_string);
+        let Ok(mut st) = self.state.lock() else {
+            return ResponseTemplate::new(500);
+        };
+        st.list_requests += 1;
+        let now = Instant::now();
+        let too_soon = st
+            .list_pace
+            .zip(st.last_list)
+            .is_some_and(|(pace, last)| now.duration_since(last) < pace);
+        st.last_list = Some(now);
+        if too_soon {
+            st.violations
+                .push(format!("two list requests within the pace ({path})"));
+            return Self::refuse(11_004, "rate limit");
+        }
+        if st.rate_limited_lists > 0 {
+            st.rate_limited_lists -= 1;
+            return Self::refuse(11_004, "rate limit");
+        }
+        if end - start > MAX_LIST_RANGE {
+            st.violations.push(format!("range over 90 days ({path})"));
+            return Self::refuse(11_008, "query range too large");
+        }
+        let mut rows: Vec<(i64, String)> = st
+            .listed
+            .iter()
+            .filter(|(p, _, at)| p == path && *at >= start && *at <= end)
+            .map(|(_, id, at)| (*at, id.clone()))
+            .collect();
+        drop(st);
+        // Newest first; ties by id, so paging is stable.
+        rows.sort_by(|a, b| b.cmp(a));
+        let from = match &after {
+            Some(id) => match rows.iter().position(|(_, r)| r == id) {
+                Some(i) => i + 1,
+                None => return Self::refuse(11_000, "unknown nextId"),
+            },
+            None => 0,
+        };
+        let page: Vec<&(i64, String)> = rows.iter().skip(from).take(PAGE).collect();
+        let more = rows.len() > from + PAGE;
+        let withdrawal = path.contains("Withdraw");
+        let records: Vec<Value> = page
+            .iter()
+            .map(|(at, id)| {
+                let r = match self.record_answer(id) {
+                    RecordAnswer::Record(r) | RecordAnswer::Slow(_, r) => r,
+                    _ => FakeRecord::success("10"),
+                };
+                let mut v = Shared::record_json(id, &r, withdrawal);
+                v["createdAt"] = json!(at);
+                v
+            })
+            .collect();
+        let mut data = json!({ "records": records });
+        if more {
+            if let Some((_, last)) = page.last() {
+                data["nextId"] = json!(last);
+            }
+        }
+        self.answer(req, data)
     }
 
     fn order(&self, req: &Request, id: &str, invoice: bool) -> ResponseTemplate {
@@ -306,6 +389,10 @@ impl Respond for Api {
                 drop(st);
                 s.answer(req, json!({"resendCount": ids.len()}))
             }
+            "getAppDepositRecordList"
+            | "getAppWithdrawRecordList"
+            | "getUserDepositRecordList"
+            | "getUserWithdrawRecordList" => s.list(req, path, &body),
             "getAppOrderInfo" | "getInvoiceOrderInfo" => match body["orderId"].as_str() {
                 Some(id) => s.order(req, id, path == "getInvoiceOrderInfo"),
                 None => Shared::refuse(11_000, "orderId is required"),
@@ -367,6 +454,32 @@ impl FakeCcpaymentV2 {
 
     pub fn set_order(&self, order_id: &str, order: FakeOrder) {
         self.with(|st| st.orders.insert(order_id.to_string(), order));
+    }
+
+    /// Files `record_id` in a list API (`getAppDepositRecordList`...), created at
+    /// `created_at`; its content is the record API's answer for it.
+    pub fn list_record(&self, list_path: &str, record_id: &str, created_at: i64) {
+        self.with(|st| {
+            st.listed.push((
+                list_path.trim_start_matches('/').to_string(),
+                record_id.to_string(),
+                created_at,
+            ))
+        });
+    }
+
+    /// Refuses (and counts) list requests closer together than `pace`.
+    pub fn pace_lists(&self, pace: Duration) {
+        self.with(|st| st.list_pace = Some(pace));
+    }
+
+    /// Answers the next `n` list requests with 11004.
+    pub fn rate_limit_lists(&self, n: usize) {
+        self.with(|st| st.rate_limited_lists = n);
+    }
+
+    pub fn list_requests(&self) -> usize {
+        self.with(|st| st.list_requests)
     }
 
     pub fn resends(&self) -> Vec<ResendCall> {

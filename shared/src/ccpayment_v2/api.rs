@@ -107,8 +107,15 @@ pub struct OrderInfo {
 /// One page of a list API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub records: Vec<Record>,
+    pub records: Vec<Listed>,
     pub next_id: Option<String>,
+}
+
+/// A record as a list API gave it: parsed, and the exact bytes, to keep as evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub record: Record,
+    pub raw: String,
 }
 
 impl V2Api {
@@ -137,7 +144,8 @@ impl V2Api {
         })
     }
 
-    fn list_path(kind: &NotificationType) -> Option<&'static str> {
+    /// The list API that holds records of `kind`; app deposits of both kinds share one.
+    pub fn list_path(kind: &NotificationType) -> Option<&'static str> {
         Some(match kind {
             NotificationType::ApiDeposit | NotificationType::DirectDeposit => {
                 "/getAppDepositRecordList"
@@ -236,7 +244,10 @@ impl V2Api {
             let items: Vec<&RawValue> = serde_json::from_str(list.get())
                 .map_err(|_| ApiError::BadResponse("data.records is not a list".into()))?;
             for item in items {
-                records.push(parse_record(&Fields::parse(item.get().as_bytes())?)?);
+                records.push(Listed {
+                    record: parse_record(&Fields::parse(item.get().as_bytes())?)?,
+                    raw: item.get().to_string(),
+                });
             }
         }
         Ok(Page {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod notification;
 pub mod receiver;
 pub mod signature;
+pub mod sweep;
 
 pub use notification::{Envelope, Notification, NotificationType, Status};
 pub use receiver::{CcpaymentV2, CcpaymentV2Config, INFO};
@@ -31,6 +32,21 @@ pub fn confirmed_status(r: &api::Record) -> Option<crate::store::StatusChange> {
     } else {
         StatusChange::ranked(r.status.as_str(), r.status.rank())
     }
+}
+
+/// What the reconciler writes when a record API or list says more than we hold.
+pub fn reconciled_update(r: &api::Record, at_ms: i64) -> Option<crate::store::StatusUpdate> {
+    let mut flags = std::collections::BTreeSet::from(["reconciled".to_string()]);
+    if r.risky {
+        flags.insert("risky".into());
+    }
+    Some(crate::store::StatusUpdate {
+        provider: PROVIDER,
+        record_key: r.record_id.clone(),
+        status: confirmed_status(r)?,
+        flags,
+        at_ms,
+    })
 }
 
 pub const RISKY_HELD: &str = "FlaggedAsRisky";

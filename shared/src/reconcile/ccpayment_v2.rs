@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use super::{Reconciler, Summary};
 use crate::ccpayment::Credentials;
 use crate::ccpayment_v2::api::{ApiError, ResendRequest, V2Api, MAX_RESEND_IDS};
-use crate::ccpayment_v2::{confirmed_status, open_queue, resend_scope, NotificationType, PROVIDER};
+use crate::ccpayment_v2::{
+    open_queue, reconciled_update, resend_scope, NotificationType, PROVIDER,
+};
 use crate::store::budget::Slot;
 use crate::store::windows;
-use crate::store::{StatusUpdate, StoreError};
+use crate::store::StoreError;
 
 impl Reconciler {
     pub(super) async fn ccpayment_v2_step(
@@ -42,20 +44,8 @@ impl Reconciler {
                 sum.v2_checked += 1;
                 match api.record(account, &kind, &record.record_key, now).await {
                     Ok(r) => {
-                        let Some(status) = confirmed_status(&r) else {
+                        let Some(update) = reconciled_update(&r, now * 1000) else {
                             continue;
-                        };
-                        let mut flags =
-                            std::collections::BTreeSet::from(["reconciled".to_string()]);
-                        if r.risky {
-                            flags.insert("risky".into());
-                        }
-                        let update = StatusUpdate {
-                            provider: PROVIDER,
-                            record_key: record.record_key.clone(),
-                            status,
-                            flags,
-                            at_ms: now * 1000,
                         };
                         if self.store.advance_status(&update).await? {
                             sum.v2_updated += 1;

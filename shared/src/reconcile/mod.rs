@@ -4,8 +4,11 @@
 
 mod ccpayment;
 mod ccpayment_v2;
+mod ccpayment_v2_sweep;
 mod citypay;
 pub mod request;
+
+pub use ccpayment_v2_sweep::V2SweepConfig;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +32,8 @@ pub struct ReconcilerConfig {
     /// Each v2 account's resend allowance; v2 documents none, v1's is the default.
     pub v2_budget: Budget,
     pub v2_recheck_per_run: i32,
+    /// `None` when sweeps are switched off.
+    pub v2_sweep: Option<V2SweepConfig>,
     pub citypay_api_base: String,
     pub budget: Budget,
     pub resend_settle_secs: i64,
@@ -80,6 +85,7 @@ impl ReconcilerConfig {
                 )?,
             },
             v2_recheck_per_run: config::parse_or("CCPAYMENT_V2_RECHECK_PER_RUN", 50i32)?,
+            v2_sweep: v2_sweep_from_env()?,
             citypay_api_base: config::optional("CITYPAY_API_BASE")
                 .unwrap_or_else(|| crate::citypay::order_api::DEFAULT_API_BASE.to_string()),
             budget: Budget {
@@ -96,6 +102,47 @@ impl ReconcilerConfig {
             api_timeout: Duration::from_secs(5),
         })
     }
+}
+
+/// The v2 sweep's settings: `CCPAYMENT_V2_SWEEP_LISTS` names the lists walked
+/// (`off` for none), the rest bound its pace and reach.
+fn v2_sweep_from_env() -> Result<Option<V2SweepConfig>, ConfigError> {
+    let names = config::optional("CCPAYMENT_V2_SWEEP_LISTS")
+        .unwrap_or_else(|| "app-deposits,app-withdrawals".to_string());
+    if names.trim().eq_ignore_ascii_case("off") || names.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut lists = Vec::new();
+    for name in names.split(',') {
+        let list = crate::ccpayment_v2::sweep::list_named(name).ok_or_else(|| {
+            ConfigError::Invalid {
+                name: "CCPAYMENT_V2_SWEEP_LISTS",
+                reason: format!(
+                    "unknown list {:?}: use app-deposits, app-withdrawals, user-deposits, user-withdrawals or off",
+                    name.trim()
+                ),
+            }
+        })?;
+        if !lists.contains(&list) {
+            lists.push(list);
+        }
+    }
+    let interval_ms = config::parse_or("CCPAYMENT_V2_SWEEP_MIN_INTERVAL_MS", 1000u64)?;
+    let max_range_secs = config::parse_or("CCPAYMENT_V2_SWEEP_MAX_RANGE_SECS", 86_400i64)?;
+    if !(60..=90 * 86_400).contains(&max_range_secs) {
+        return Err(ConfigError::Invalid {
+            name: "CCPAYMENT_V2_SWEEP_MAX_RANGE_SECS",
+            reason: "must be between 60 s and CCPayment's 90 days".into(),
+        });
+    }
+    Ok(Some(V2SweepConfig {
+        lists,
+        min_interval: Duration::from_millis(interval_ms),
+        requests_per_run: config::parse_or("CCPAYMENT_V2_SWEEP_REQUESTS_PER_RUN", 30u32)?,
+        lag_secs: config::parse_or("CCPAYMENT_V2_SWEEP_LAG_SECS", 900i64)?,
+        backfill_secs: config::parse_or("CCPAYMENT_V2_SWEEP_BACKFILL_SECS", 86_400i64)?,
+        max_range_secs,
+    }))
 }
 
 /// What one run did; logged as one line and emitted as metrics.
@@ -118,6 +165,12 @@ pub struct Summary {
     pub v2_rate_limited: bool,
     pub v2_resend_calls: u32,
     pub v2_resent_notifications: u64,
+    pub v2_sweep_requests: u32,
+    pub v2_swept_records: u32,
+    pub v2_found_by_sweep: u32,
+    pub v2_sweep_rate_limited: bool,
+    /// How far the slowest sweep is behind the newest records it may list.
+    pub v2_sweep_behind_secs: i64,
     pub citypay_checked: u32,
     pub citypay_updated: u32,
     pub citypay_expired: u32,
@@ -237,6 +290,14 @@ impl Reconciler {
             if let Err(e) = self.ccpayment_v2_step(api, accounts, now, &mut sum).await {
                 sum.errors.push(format!("ccpayment-v2: {e}"));
             }
+            if let Some(sweep) = &self.config.v2_sweep {
+                if let Err(e) = self
+                    .ccpayment_v2_sweep_step(api, accounts, sweep, now, &mut sum)
+                    .await
+                {
+                    sum.errors.push(format!("ccpayment-v2 sweep: {e}"));
+                }
+            }
         }
         if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
             sum.errors.push(format!("citypay: {e}"));
@@ -289,6 +350,8 @@ impl Reconciler {
             ("V2Updated", count(f64::from(sum.v2_updated))),
             ("V2Unconfirmed", count(f64::from(sum.v2_unconfirmed))),
             ("V2ResendCalls", count(f64::from(sum.v2_resend_calls))),
+            ("V2SweepRequests", count(f64::from(sum.v2_sweep_requests))),
+            ("V2FoundBySweep", count(f64::from(sum.v2_found_by_sweep))),
             ("CitypayChecked", count(f64::from(sum.citypay_checked))),
             ("CitypayUpdated", count(f64::from(sum.citypay_updated))),
             ("CitypayExpired", count(f64::from(sum.citypay_expired))),
@@ -303,6 +366,13 @@ impl Reconciler {
             sum.oldest_open_window_age_secs as f64,
             Unit::Seconds,
         ));
+        if self.config.v2_sweep.is_some() && self.ccpayment_v2.is_some() {
+            values.push((
+                "V2SweepBehind",
+                sum.v2_sweep_behind_secs as f64,
+                Unit::Seconds,
+            ));
+        }
         if let Some(left) = sum.budget_left {
             values.push(("ResendBudgetLeft", f64::from(left), Unit::Count));
         }

@@ -10,6 +10,7 @@ mod delivery;
 mod expr;
 mod open;
 pub mod schema;
+pub mod sweep;
 pub mod windows;
 
 use aws_sdk_dynamodb::Client;

@@ -189,6 +189,31 @@ pub async fn state_item(
         .cloned()
 }
 
+/// An item's flags, whether stored as a list (events) or a string set (states).
+pub fn flags(item: &Item) -> Vec<String> {
+    match item.get("flags") {
+        Some(v) if v.is_l() => v
+            .as_l()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_s().unwrap().clone())
+            .collect(),
+        Some(v) if v.is_ss() => v.as_ss().unwrap().clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// One string entry of a map attribute (`amounts`, `refs`, `details`).
+pub fn map<'a>(item: &'a Item, name: &str, key: &str) -> Option<&'a str> {
+    item.get(name)?
+        .as_m()
+        .ok()?
+        .get(key)?
+        .as_s()
+        .ok()
+        .map(String::as_str)
+}
+
 pub fn s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -472,6 +497,7 @@ pub fn reconciler_config(
             min_interval_secs: 61,
         },
         v2_recheck_per_run: 50,
+        v2_sweep: None,
         citypay_api_base: citypay_base.to_string(),
         budget: shared::store::budget::Budget {
             daily_cap: 24,
