@@ -10,6 +10,7 @@
 //! page, so a run cut short resumes where it stood; records are stored
 //! idempotently, so a page walked twice changes nothing.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Reconciler, Summary};
@@ -28,7 +29,10 @@ pub struct V2SweepConfig {
     /// At least this long between two requests.
     pub min_interval: Duration,
     pub requests_per_run: u32,
-    /// Records younger than this are left to their webhooks.
+    /// Records younger than this are left to their webhooks. The default, 65
+    /// minutes, outlasts CCPayment's documented retries (six, 3,600 s in all), so a
+    /// record is found by the sweep only once its own webhook has given up, and is
+    /// stored once rather than beside a late retry.
     pub lag_secs: i64,
     /// How far back a sweep that has never run starts.
     pub backfill_secs: i64,
@@ -39,19 +43,27 @@ pub struct V2SweepConfig {
 const FIRST_BACKOFF_SECS: i64 = 60;
 const MAX_BACKOFF_SECS: i64 = 3600;
 
-/// Spaces requests out in real time; the first one goes at once.
-#[derive(Debug)]
-struct Pacer {
-    interval: Duration,
-    last: Option<tokio::time::Instant>,
+/// Spaces requests out in real time, across the runs of one warm container too
+/// (a manual invocation right after a scheduled one must not burst).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Pacer {
+    last: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl Pacer {
-    async fn wait(&mut self) {
-        if let Some(last) = self.last {
-            tokio::time::sleep_until(last + self.interval).await;
+    async fn wait(&self, interval: Duration) {
+        let last = match self.last.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        };
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + interval).await;
         }
-        self.last = Some(tokio::time::Instant::now());
+        let now = tokio::time::Instant::now();
+        match self.last.lock() {
+            Ok(mut g) => *g = Some(now),
+            Err(p) => *p.into_inner() = Some(now),
+        }
     }
 }
 
@@ -65,9 +77,14 @@ struct Run<'a> {
     api: &'a V2Api,
     account: &'a Credentials,
     sweep: &'a V2SweepConfig,
-    pacer: Pacer,
     left: u32,
     now: i64,
+}
+
+impl Run<'_> {
+    async fn pace(&self, pacer: &Pacer) {
+        pacer.wait(self.sweep.min_interval).await;
+    }
 }
 
 impl Reconciler {
@@ -79,17 +96,12 @@ impl Reconciler {
         now: i64,
         sum: &mut Summary,
     ) -> Result<(), StoreError> {
-        let mut pacer = Pacer {
-            interval: sweep.min_interval,
-            last: None,
-        };
         let mut left = sweep.requests_per_run;
         for account in accounts.iter() {
             let mut run = Run {
                 api,
                 account,
                 sweep,
-                pacer,
                 left,
                 now,
             };
@@ -102,7 +114,6 @@ impl Reconciler {
                     }
                 }
             }
-            pacer = run.pacer;
             left = run.left;
         }
         Ok(())
@@ -115,14 +126,19 @@ impl Reconciler {
         sum: &mut Summary,
     ) -> Result<Walk, StoreError> {
         let scope = sweep_scope(&run.account.app_id, list);
-        let mut cursor = self
-            .store
-            .sweep_cursor(&scope)
-            .await?
-            .unwrap_or_else(|| SweepCursor {
-                swept_until: run.now - run.sweep.backfill_secs,
-                ..SweepCursor::default()
-            });
+        let mut cursor = match self.store.sweep_cursor(&scope).await? {
+            Some(cursor) => cursor,
+            // The starting point is fixed the first time, or a backfill shorter
+            // than the lag would move on with the clock and never be reached.
+            None => {
+                let cursor = SweepCursor {
+                    swept_until: run.now - run.sweep.backfill_secs,
+                    ..SweepCursor::default()
+                };
+                self.store.save_sweep_cursor(&scope, &cursor).await?;
+                cursor
+            }
+        };
         let horizon = run.now - run.sweep.lag_secs;
         let behind = (horizon - cursor.swept_until).max(0);
         sum.v2_sweep_behind_secs = sum.v2_sweep_behind_secs.max(behind);
@@ -143,7 +159,7 @@ impl Reconciler {
                 }
                 None => break,
             };
-            run.pacer.wait().await;
+            run.pace(&self.v2_pacer).await;
             run.left -= 1;
             sum.v2_sweep_requests += 1;
             let asked = cursor.next_id.clone();
@@ -236,7 +252,7 @@ impl Reconciler {
                             // What is due and paid on the order: paced like the walk,
                             // but never cut by the run's bound, so nothing is stored
                             // half-known for want of a request.
-                            run.pacer.wait().await;
+                            run.pace(&self.v2_pacer).await;
                             sum.v2_sweep_requests += 1;
                             Some(run.api.order_info(run.account, id, run.now).await)
                         }

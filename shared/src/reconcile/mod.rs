@@ -139,7 +139,7 @@ fn v2_sweep_from_env() -> Result<Option<V2SweepConfig>, ConfigError> {
         lists,
         min_interval: Duration::from_millis(interval_ms),
         requests_per_run: config::parse_or("CCPAYMENT_V2_SWEEP_REQUESTS_PER_RUN", 30u32)?,
-        lag_secs: config::parse_or("CCPAYMENT_V2_SWEEP_LAG_SECS", 900i64)?,
+        lag_secs: config::parse_or("CCPAYMENT_V2_SWEEP_LAG_SECS", 3900i64)?,
         backfill_secs: config::parse_or("CCPAYMENT_V2_SWEEP_BACKFILL_SECS", 86_400i64)?,
         max_range_secs,
     }))
@@ -191,6 +191,7 @@ pub struct Reconciler {
         crate::ccpayment::credentials::Accounts,
     )>,
     citypay: OrderApi,
+    v2_pacer: ccpayment_v2_sweep::Pacer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +233,7 @@ impl Reconciler {
             ccpayment,
             ccpayment_v2,
             citypay,
+            v2_pacer: Default::default(),
         })
     }
 
