@@ -75,11 +75,11 @@ impl Rig {
         let fake_citypay = FakeCityPay::start().await;
         let ccpayment = CcpaymentReceiver::new(
             CcpaymentConfig {
-                credentials: Credentials {
+                accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
                     app_id: APP_ID.into(),
                     secret: Secret::new(APP_SECRET),
                     previous_secret: None,
-                },
+                }),
                 freshness: shared::timestamp::Freshness {
                     window_secs: 300,
                     horizon_secs: 90 * 86_400,

@@ -325,7 +325,7 @@ async fn several_accounts_in_one_deployment_and_a_rotation() {
         .handle_at(signed_v2_by("shop-c", "secret-c", &user, NOW), NOW)
         .await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
-    assert!(body_text(&unknown).contains("not a configured account"));
+    assert!(body_text(&unknown).contains("does not match a configured account"));
     // The authentic-looking refusal marks its hour for shop B only.
     let items = all_items(&client, &table).await;
     let windows = of_type(&items, "resend_window");

@@ -74,7 +74,7 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
     let api = FakeCcpayment::start(APP_ID, SECRET, clock.clone()).await;
 
     let config = CcpaymentConfig {
-        credentials: credentials(),
+        accounts: shared::ccpayment::credentials::Accounts::one(credentials()),
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
             horizon_secs: 90 * 86_400,

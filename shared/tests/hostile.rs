@@ -384,7 +384,7 @@ fn ccpayment_v2_cases() -> Vec<Case> {
             "v2: unknown App ID",
             signed_v2_by("someone-else", V2_SECRET, &ok, NOW),
             401,
-            "not a configured account",
+            "does not match a configured account",
         ),
         case(
             "v2: no Sign",

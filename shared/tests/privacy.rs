@@ -162,11 +162,11 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
     let (cc2, _) = ccpayment_v2_receiver(client.clone(), table, v2);
     let cc = CcpaymentReceiver::new(
         CcpaymentConfig {
-            credentials: Credentials {
+            accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
                 app_id: "local-ccpayment-app-id".into(),
                 secret: Secret::new("local-ccpayment-app-secret"),
                 previous_secret: None,
-            },
+            }),
             freshness: shared::timestamp::Freshness {
                 window_secs: 300,
                 horizon_secs: 90 * 86_400,

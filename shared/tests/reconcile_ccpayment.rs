@@ -376,3 +376,98 @@ fn sample_reconciler_events_parse() {
         (HOUR, true, Some("API Deposit"))
     );
 }
+
+/// Two shops in one deployment: each delivery is checked with its own account's
+/// secret and carries its App ID; each account has its own windows, budget and
+/// `bill/info` calls, and CCPayment's limits hold per account.
+#[tokio::test]
+async fn several_shops_each_get_their_own_windows_budget_and_bill_info() {
+    use shared::ccpayment::credentials::Accounts;
+    use shared::ccpayment::Credentials;
+    use shared::secret::Secret;
+
+    const SHOP2: &str = "shop-2-app-id";
+    const SHOP2_SECRET: &str = "shop-2-app-secret";
+    let (client, table) = fresh_table().await;
+    let clock = Arc::new(AtomicI64::new(DAY0));
+    let api = fake(&clock).await;
+    api.add_account(SHOP2, SHOP2_SECRET);
+    let accounts = Accounts::new(vec![
+        credentials(),
+        Credentials {
+            app_id: SHOP2.into(),
+            secret: Secret::new(SHOP2_SECRET),
+            previous_secret: None,
+        },
+    ])
+    .unwrap();
+    let mut config = reconciler_config(Some(&api.base_url()), "http://127.0.0.1:9");
+    config.ccpayment = Some((api.base_url(), accounts.clone()));
+    let (rx, _) = reconciler(client.clone(), &table, config);
+    let (receiver, _) = receiver_for(client.clone(), &table, accounts.clone());
+
+    let now = shared::clock::now_unix();
+    let order = |id: &str| {
+        format!(r#"{{"pay_status":"processing","order_type":"API Deposit","record_id":"{id}","merchant_order_id":"m-{id}","paid_amount":"1"}}"#)
+            .into_bytes()
+    };
+    for (app, secret, id) in [(APP_ID, SECRET, "a1"), (SHOP2, SHOP2_SECRET, "b1")] {
+        let resp = receiver
+            .handle_at(signed_by(app, secret, &order(id), now), now)
+            .await;
+        assert_eq!(resp.status(), 200, "{id}");
+        let st = state_item(&client, &table, "ccpayment", id).await.unwrap();
+        assert_eq!(s_(&st, "app_id"), Some(app));
+        api.set_order(&format!("m-{id}"), "Successful");
+    }
+    // Shop 2's App ID with shop 1's secret is a forgery, and marks shop 2's hour only.
+    let forged = receiver
+        .handle_at(signed_by(SHOP2, SECRET, &order("b2"), now), now)
+        .await;
+    assert_eq!(forged.status(), 401);
+    assert!(state_item(&client, &table, "ccpayment", "b2")
+        .await
+        .is_none());
+    let store = Store::new(client.clone(), &table, 90);
+    let shop2_scope = shared::ccpayment::resend_scope(&accounts, SHOP2);
+    assert_ne!(shop2_scope, RESEND_SCOPE);
+    assert_eq!(
+        shared::ccpayment::resend_scope(&accounts, APP_ID),
+        RESEND_SCOPE
+    );
+    assert_eq!(store.windows(&shop2_scope).open().await.unwrap().len(), 1);
+    assert!(store.windows(RESEND_SCOPE).open().await.unwrap().is_empty());
+
+    // Runs an hour apart after the suspect hour settled: each shop gets its own calls.
+    let mut t = now + 5 * HOUR;
+    for _ in 0..3 {
+        clock.store(t, Ordering::SeqCst);
+        let s = rx.run_at(t).await;
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        t += 300;
+    }
+    let calls = api.calls();
+    assert!(api.violations().is_empty(), "{:?}", api.violations());
+    let hour = now - now % HOUR;
+    let shop2_calls: Vec<_> = calls.iter().filter(|c| c.app_id == SHOP2).collect();
+    assert_eq!(shop2_calls.len(), 1, "shop 2's suspect hour, once");
+    assert_eq!(
+        (shop2_calls[0].start, shop2_calls[0].end),
+        (hour, hour + HOUR)
+    );
+    let budget = Budget {
+        daily_cap: 24,
+        min_interval_secs: 61,
+    };
+    assert_eq!(budget.used(&store, &shop2_scope, t).await.unwrap(), 1);
+    assert_eq!(
+        budget.used(&store, RESEND_SCOPE, t).await.unwrap() as usize,
+        calls.iter().filter(|c| c.app_id == APP_ID).count()
+    );
+    // bill/info asked per account, each about its own order: both settled.
+    for id in ["a1", "b1"] {
+        let st = state_item(&client, &table, "ccpayment", id).await.unwrap();
+        assert_eq!(s_(&st, "status"), Some("success"), "{id}");
+    }
+    assert_eq!(api.requests_to("/bill/info").await, 2);
+}

@@ -336,3 +336,35 @@ async fn a_sweep_cut_short_resumes_at_its_page_and_backs_off_on_a_rate_limit() {
     assert_eq!(of_type(&items, "event").len(), 45, "each record once");
     assert!(r.fake.violations().is_empty(), "{:?}", r.fake.violations());
 }
+
+#[tokio::test]
+async fn a_manual_resend_for_a_v2_account_is_asked_within_its_budget() {
+    let r = rig().await;
+    let bad = serde_json::json!({"resend": {"from": NOW - 7200, "to": NOW - 3600, "provider": "ccpayment-v2", "app_id": "no-such-shop"}});
+    let refused = r.reconciler.handle(&bad, NOW).await;
+    assert!(
+        matches!(&refused, Err(shared::reconcile::RunError::BadRequest(m)) if m.contains("no-such-shop")),
+        "{refused:?}"
+    );
+    let v1 = serde_json::json!({"resend": {"from": NOW - 7200, "to": NOW - 3600}});
+    assert!(
+        matches!(
+            r.reconciler.handle(&v1, NOW).await,
+            Err(shared::reconcile::RunError::BadRequest(_))
+        ),
+        "v1 is not configured in this rig"
+    );
+    assert!(
+        r.fake.resends().is_empty(),
+        "a refused request queues nothing"
+    );
+
+    let ok = serde_json::json!({"resend": {"from": NOW - 7200, "to": NOW - 3600, "provider": "ccpayment-v2", "transaction_type": "ApiDeposit", "webhook_result": "All Result"}});
+    let sum = r.reconciler.handle(&ok, NOW).await.unwrap();
+    assert_eq!(sum.manual_windows_queued, 1);
+    assert_eq!(sum.v2_resend_calls, 1, "asked at once, no settle delay");
+    let calls = r.fake.resends();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].window, Some((NOW - 7200, NOW - 3600)));
+    assert!(r.fake.violations().is_empty());
+}

@@ -90,11 +90,11 @@ async fn ccpayment_samples() {
     let Samples { manifest, files } = samples("ccpayment");
     let (client, table) = fresh_table().await;
     let config = CcpaymentConfig {
-        credentials: Credentials {
+        accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
             app_id: manifest["app_id"].as_str().unwrap().into(),
             secret: Secret::new(manifest["app_secret"].as_str().unwrap()),
             previous_secret: None,
-        },
+        }),
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
             horizon_secs: 90 * 86_400,

@@ -6,6 +6,11 @@
 //! The fake keeps the provider's webhook log: each notification's first sending
 //! time and whether its delivery finally succeeded. An accepted resend queues the
 //! matching notifications for the test to deliver again.
+//!
+//! Several accounts (shops) can share the fake: [`FakeCcpayment::add_account`]. Each
+//! request is checked with the secret of the account its `Appid` names, answered
+//! signed for that account, and held to the limits of that account alone; a resend
+//! only queues that account's notifications.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,6 +31,7 @@ pub enum DeliveryState {
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub id: usize,
+    pub app_id: String,
     pub sent_at: i64,
     pub order_type: String,
     pub state: DeliveryState,
@@ -33,6 +39,7 @@ pub struct Sent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResendCall {
+    pub app_id: String,
     pub at: i64,
     pub start: i64,
     pub end: i64,
@@ -50,6 +57,8 @@ struct State {
     orders: HashMap<String, String>,
     fail_next_resends: u32,
     tamper_answers: bool,
+    /// Accounts beside the first: `(app id, secret)`.
+    more_accounts: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,20 +83,32 @@ impl Shared {
         self.clock.load(Ordering::SeqCst)
     }
 
-    fn answer(&self, body: Value) -> ResponseTemplate {
+    fn secret_of(&self, app_id: &str) -> Option<String> {
+        if app_id == self.app_id {
+            return Some(self.secret.clone());
+        }
+        let st = self.state.lock().ok()?;
+        st.more_accounts
+            .iter()
+            .find(|(id, _)| id == app_id)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn answer(&self, app_id: &str, body: Value) -> ResponseTemplate {
         let bytes = body.to_string().into_bytes();
         let ts = self.now().to_string();
-        let mut sig = sign(&self.app_id, &self.secret, &ts, &bytes);
+        let secret = self.secret_of(app_id).unwrap_or_default();
+        let mut sig = sign(app_id, &secret, &ts, &bytes);
         if self
             .state
             .lock()
             .map(|st| st.tamper_answers)
             .unwrap_or(false)
         {
-            sig = sign(&self.app_id, "not-the-secret", &ts, &bytes);
+            sig = sign(app_id, "not-the-secret", &ts, &bytes);
         }
         ResponseTemplate::new(200)
-            .insert_header("Appid", self.app_id.as_str())
+            .insert_header("Appid", app_id)
             .insert_header("Timestamp", ts.as_str())
             .insert_header("Sign", sig.as_str())
             .insert_header("Content-Type", "application/json")
@@ -98,8 +119,8 @@ impl Shared {
         ResponseTemplate::new(200).set_body_json(json!({"code": code, "msg": msg, "data": null}))
     }
 
-    /// The request's own signature, as CCPayment checks it.
-    fn authentic(&self, req: &Request) -> bool {
+    /// The request's own signature, as CCPayment checks it: the account it is from.
+    fn authentic(&self, req: &Request) -> Option<String> {
         let h = |n: &str| {
             req.headers
                 .get(n)
@@ -108,9 +129,11 @@ impl Shared {
                 .to_string()
         };
         let ts: i64 = h("timestamp").parse().unwrap_or(0);
-        h("appid") == self.app_id
-            && (self.now() - ts).abs() <= 120
-            && h("sign") == sign(&self.app_id, &self.secret, &h("timestamp"), &req.body)
+        let app_id = h("appid");
+        let secret = self.secret_of(&app_id)?;
+        ((self.now() - ts).abs() <= 120
+            && h("sign") == sign(&app_id, &secret, &h("timestamp"), &req.body))
+        .then_some(app_id)
     }
 }
 
@@ -120,9 +143,9 @@ struct BillInfo(Shared);
 impl Respond for Resend {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let s = &self.0;
-        if !s.authentic(req) {
+        let Some(app_id) = s.authentic(req) else {
             return Shared::refuse(10_009, "sign verify failed");
-        }
+        };
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let now = s.now();
         let start = body["start_timestamp"].as_i64().unwrap_or(0);
@@ -141,7 +164,7 @@ impl Respond for Resend {
         let accepted: Vec<i64> = st
             .calls
             .iter()
-            .filter(|c| c.accepted)
+            .filter(|c| c.accepted && c.app_id == app_id)
             .map(|c| c.at)
             .collect();
         let same_day = accepted
@@ -158,6 +181,7 @@ impl Respond for Resend {
             None
         };
         let mut call = ResendCall {
+            app_id: app_id.clone(),
             at: now,
             start,
             end,
@@ -180,7 +204,7 @@ impl Respond for Resend {
         let matching: Vec<usize> = st
             .log
             .iter()
-            .filter(|n| n.sent_at >= start && n.sent_at < end)
+            .filter(|n| n.app_id == app_id && n.sent_at >= start && n.sent_at < end)
             .filter(|n| result == "All Result" || n.state == DeliveryState::Failed)
             .filter(|n| kind == "All Type" || n.order_type == kind)
             .map(|n| n.id)
@@ -189,16 +213,16 @@ impl Respond for Resend {
         call.accepted = true;
         st.calls.push(call);
         drop(st);
-        s.answer(json!({"code": 10000, "msg": "success", "data": {"resend_count": matching.len().to_string()}}))
+        s.answer(&app_id, json!({"code": 10000, "msg": "success", "data": {"resend_count": matching.len().to_string()}}))
     }
 }
 
 impl Respond for BillInfo {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let s = &self.0;
-        if !s.authentic(req) {
+        let Some(app_id) = s.authentic(req) else {
             return Shared::refuse(10_009, "sign verify failed");
-        }
+        };
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let ids: Vec<String> = body["merchant_order_ids"]
             .as_array()
@@ -227,7 +251,10 @@ impl Respond for BillInfo {
                 }))
             })
             .collect();
-        s.answer(json!({"code": 10000, "msg": "success", "data": data}))
+        s.answer(
+            &app_id,
+            json!({"code": 10000, "msg": "success", "data": data}),
+        )
     }
 }
 
@@ -291,12 +318,27 @@ impl FakeCcpayment {
         f(&mut st)
     }
 
-    /// Records a notification in the provider's log; returns its id.
+    /// Another account served by the same API.
+    pub fn add_account(&self, app_id: &str, secret: &str) {
+        self.with(|st| {
+            st.more_accounts
+                .push((app_id.to_string(), secret.to_string()))
+        });
+    }
+
+    /// Records a notification of the first account in the provider's log; returns its id.
     pub fn sent(&self, sent_at: i64, order_type: &str) -> usize {
+        let app_id = self.shared.app_id.clone();
+        self.sent_for(&app_id, sent_at, order_type)
+    }
+
+    /// Records a notification of `app_id`'s account; returns its id.
+    pub fn sent_for(&self, app_id: &str, sent_at: i64, order_type: &str) -> usize {
         self.with(|st| {
             let id = st.log.len();
             st.log.push(Sent {
                 id,
+                app_id: app_id.to_string(),
                 sent_at,
                 order_type: order_type.to_string(),
                 state: DeliveryState::Pending,

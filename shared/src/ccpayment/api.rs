@@ -68,6 +68,11 @@ impl CcpaymentApi {
         })
     }
 
+    /// The account this client signs for.
+    pub fn app_id(&self) -> &str {
+        &self.credentials.app_id
+    }
+
     /// Asks CCPayment to resend the window's notifications; returns how many it will resend.
     pub async fn resend(&self, r: &ResendRequest, now_unix: i64) -> Result<u64, ApiError> {
         if r.end <= r.start || r.end - r.start > 3600 {

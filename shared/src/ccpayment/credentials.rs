@@ -75,22 +75,6 @@ pub const V1_ENV: EnvNames = EnvNames {
     previous: "CCPAYMENT_APP_SECRET_PREVIOUS",
 };
 
-/// v1's one account. Several accounts in one deployment are served by v2 only for
-/// now: a list is refused at start rather than half used.
-pub async fn v1_from_env() -> Result<Option<Credentials>, ConfigError> {
-    let Some(accounts) = from_env(V1_ENV).await? else {
-        return Ok(None);
-    };
-    let mut all = accounts.0.into_iter();
-    match (all.next(), all.next()) {
-        (Some(one), None) => Ok(Some(one)),
-        _ => Err(ConfigError::Invalid {
-            name: V1_ENV.arn,
-            reason: "the v1.0 receiver serves one account; list several only for v2".into(),
-        }),
-    }
-}
-
 /// `None` when neither the secret nor the variables are set.
 pub async fn from_env(names: EnvNames) -> Result<Option<Accounts>, ConfigError> {
     if let Some(arn) = config::optional(names.arn) {

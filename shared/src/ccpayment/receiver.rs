@@ -3,11 +3,12 @@
 
 use lambda_http::Request;
 
+use super::credentials::Accounts;
 use super::notification::Notification;
-use super::signature::{self, Credentials, SignedHeaders};
-use super::{open_queue, PROVIDER, RESEND_SCOPE};
+use super::signature;
+use super::{open_queue, resend_scope, PROVIDER};
 use crate::config::{self, ConfigError};
-use crate::intake::{header_rejection, Rejection};
+use crate::intake::Rejection;
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
 use crate::store::{Delivery, StatusChange};
@@ -31,7 +32,8 @@ pub const INFO: ProviderInfo = ProviderInfo {
 
 #[derive(Debug, Clone)]
 pub struct CcpaymentConfig {
-    pub credentials: Credentials,
+    /// One or more accounts (shops); the `Appid` header selects one.
+    pub accounts: Accounts,
     /// Stale timestamps are stored and flagged; beyond the dedupe horizon, refused.
     pub freshness: Freshness,
     pub max_body_bytes: usize,
@@ -41,9 +43,13 @@ impl CcpaymentConfig {
     pub async fn load() -> Result<Self, ConfigError> {
         let freshness = Freshness::from_env("CCPAYMENT_TIMESTAMP_WINDOW_SECS")?;
         Ok(Self {
-            credentials: crate::ccpayment::credentials::v1_from_env().await?.ok_or(
-                ConfigError::Missing("CCPAYMENT_SECRET_ARN (or CCPAYMENT_APP_ID)"),
-            )?,
+            accounts: crate::ccpayment::credentials::from_env(
+                crate::ccpayment::credentials::V1_ENV,
+            )
+            .await?
+            .ok_or(ConfigError::Missing(
+                "CCPAYMENT_SECRET_ARN (or CCPAYMENT_APP_ID)",
+            ))?,
             freshness,
             max_body_bytes: config::parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
         })
@@ -75,24 +81,17 @@ impl Provider for Ccpayment {
     }
 
     fn accept(&self, req: &Request, body: &[u8], now_unix: i64) -> Result<Delivery, Rejection> {
-        let header = |name| single_header(req, name).map_err(header_rejection);
-        let headers = SignedHeaders {
-            app_id: header("appid")?,
-            timestamp: header("timestamp")?,
-            sign: header("sign")?,
-        };
-        let verified = signature::verify(
-            headers,
-            body,
-            &self.config.credentials,
-            now_unix,
-            self.config.freshness,
-        )
-        .map_err(|e| Rejection::unauthorized(e.code(), e.to_string()))?;
+        let (headers, account) =
+            crate::ccpayment::signature::signed_account(req, &self.config.accounts)?;
+        let verified = signature::verify(headers, body, account, now_unix, self.config.freshness)
+            .map_err(|e| Rejection::unauthorized(e.code(), e.to_string()))?;
         let text = crate::intake::utf8(body)?;
         let n = Notification::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
         let mut delivery = to_delivery(n, text, body);
+        delivery
+            .refs
+            .insert("app_id".into(), account.app_id.clone());
         if verified.age == Age::Stale {
             delivery.flags.insert(STALE_FLAG.into());
         }
@@ -107,8 +106,13 @@ impl Provider for Ccpayment {
         super::signature::is_loss_evidence(rejection)
     }
 
-    fn resend_scope(&self, _req: &Request) -> Option<String> {
-        Some(RESEND_SCOPE.to_string())
+    /// Per account; a delivery naming no account of ours marks nothing.
+    fn resend_scope(&self, req: &Request) -> Option<String> {
+        let app_id = single_header(req, "appid").ok()?;
+        self.config
+            .accounts
+            .get(app_id)
+            .map(|a| resend_scope(&self.config.accounts, &a.app_id))
     }
 }
 

@@ -79,6 +79,28 @@ pub fn is_loss_evidence(rejection: &crate::intake::Rejection) -> bool {
         if evidence.iter().any(|e| e.code() == *code))
 }
 
+/// The three signature headers of a delivery, and the account its `Appid` names;
+/// both API versions read them alike.
+pub fn signed_account<'r, 'a>(
+    req: &'r lambda_http::Request,
+    accounts: &'a super::credentials::Accounts,
+) -> Result<(SignedHeaders<'r>, &'a Credentials), crate::intake::Rejection> {
+    let header =
+        |name| crate::request::single_header(req, name).map_err(crate::intake::header_rejection);
+    let headers = SignedHeaders {
+        app_id: header("appid")?,
+        timestamp: header("timestamp")?,
+        sign: header("sign")?,
+    };
+    let account = accounts.get(headers.app_id).ok_or_else(|| {
+        crate::intake::Rejection::unauthorized(
+            SignatureError::AppIdMismatch.code(),
+            "Appid does not match a configured account",
+        )
+    })?;
+    Ok((headers, account))
+}
+
 /// The three signature headers as received.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedHeaders<'a> {

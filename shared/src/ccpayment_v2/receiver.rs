@@ -10,9 +10,9 @@ use super::api::{ApiError, OrderInfo, Record, V2Api};
 use super::notification::{Envelope, Notification, NotificationType, Status};
 use super::{open_queue, resend_scope, signature, PROVIDER};
 use crate::ccpayment::credentials::{self, Accounts, EnvNames};
-use crate::ccpayment::signature::{SignatureError, SignedHeaders};
+use crate::ccpayment::signature::SignatureError;
 use crate::config::{self, ConfigError};
-use crate::intake::{header_rejection, Rejection};
+use crate::intake::Rejection;
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
 use crate::store::Delivery;
@@ -157,18 +157,8 @@ impl Provider for CcpaymentV2 {
     }
 
     fn accept(&self, req: &Request, body: &[u8], now_unix: i64) -> Result<Claim, Rejection> {
-        let header = |name| single_header(req, name).map_err(header_rejection);
-        let headers = SignedHeaders {
-            app_id: header("appid")?,
-            timestamp: header("timestamp")?,
-            sign: header("sign")?,
-        };
-        let account = self.config.accounts.get(headers.app_id).ok_or_else(|| {
-            Rejection::unauthorized(
-                SignatureError::AppIdMismatch.code(),
-                "Appid is not a configured account",
-            )
-        })?;
+        let (headers, account) =
+            crate::ccpayment::signature::signed_account(req, &self.config.accounts)?;
         let verified = signature::verify(headers, body, account, now_unix, self.config.freshness)
             .map_err(signature_rejection)?;
         crate::intake::utf8(body)?;

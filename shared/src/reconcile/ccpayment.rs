@@ -6,33 +6,36 @@ use std::collections::BTreeMap;
 
 use super::{Reconciler, Summary};
 use crate::ccpayment::api::{CcpaymentApi, ResendRequest};
-use crate::ccpayment::{open_queue, OrderType, PROVIDER, RESEND_SCOPE};
+use crate::ccpayment::{open_queue, OrderType, PROVIDER};
 use crate::store::budget::Slot;
 use crate::store::windows::{self, Window};
 use crate::store::{StatusChange, StatusUpdate, StoreError};
 
 impl Reconciler {
+    /// One account's windows and budget, under `scope`; the summary adds up over
+    /// accounts (the budget left is the lowest of them).
     pub(super) async fn resend_step(
         &self,
         api: &CcpaymentApi,
+        scope: &str,
         now: i64,
         sum: &mut Summary,
     ) -> Result<(), StoreError> {
         let c = &self.config;
         let initial = now - c.resend_backfill_hours * windows::HOUR;
-        let queue = self.store.windows(RESEND_SCOPE);
-        sum.windows_opened = queue
+        let queue = self.store.windows(scope);
+        sum.windows_opened += queue
             .advance_cursor(now, c.resend_settle_secs, initial, 48)
             .await?;
         let mut open = queue.open().await?;
         let picked = windows::pick(&open, now, c.resend_settle_secs).cloned();
         let mut budget_left = None;
         if let Some(w) = picked {
-            let (slot, left) = c.budget.take(&self.store, RESEND_SCOPE, now).await?;
+            let (slot, left) = c.budget.take(&self.store, scope, now).await?;
             budget_left = Some(left);
-            sum.resend_outcome = Some(match slot {
+            let outcome = match slot {
                 Slot::Taken => {
-                    let (outcome, done) = self.ask(api, &w, now, sum).await?;
+                    let (outcome, done) = self.ask(api, scope, &w, now, sum).await?;
                     if done {
                         open.retain(|o| o.start != w.start);
                     }
@@ -41,21 +44,37 @@ impl Reconciler {
                 Slot::TooSoon => "budget: last call under a minute ago".into(),
                 Slot::Exhausted => "budget: daily cap reached".into(),
                 Slot::Contended => "budget: taken by a concurrent run".into(),
+            };
+            let outcome = if self.ccpayment.len() > 1 {
+                format!("{}: {outcome}", api.app_id())
+            } else {
+                outcome
+            };
+            sum.resend_outcome = Some(match sum.resend_outcome.take() {
+                Some(before) => format!("{before}; {outcome}"),
+                None => outcome,
             });
         }
         let eligible = open
             .iter()
             .filter(|w| w.reason == windows::Reason::Manual || w.end + c.resend_settle_secs <= now)
             .count();
-        sum.windows_open = open.len();
-        sum.windows_due = eligible;
-        sum.oldest_open_window_age_secs = open.iter().map(|w| now - w.start).max().unwrap_or(0);
-        sum.budget_left = match budget_left {
-            Some(left) => Some(left),
-            None => Some(c.budget.left(&self.store, RESEND_SCOPE, now).await?),
+        sum.windows_open += open.len();
+        sum.windows_due += eligible;
+        sum.oldest_open_window_age_secs = open
+            .iter()
+            .map(|w| now - w.start)
+            .chain([sum.oldest_open_window_age_secs])
+            .max()
+            .unwrap_or(0);
+        let left = match budget_left {
+            Some(left) => left,
+            None => c.budget.left(&self.store, scope, now).await?,
         };
+        sum.budget_left = Some(sum.budget_left.map_or(left, |l| l.min(left)));
         if eligible > c.backlog_warn_windows {
             tracing::warn!(
+                scope,
                 windows_due = eligible,
                 budget_left = sum.budget_left,
                 oldest_open_window_age_secs = sum.oldest_open_window_age_secs,
@@ -68,6 +87,7 @@ impl Reconciler {
     async fn ask(
         &self,
         api: &CcpaymentApi,
+        scope: &str,
         w: &Window,
         now: i64,
         sum: &mut Summary,
@@ -78,7 +98,7 @@ impl Reconciler {
             all_results: w.all_results,
             transaction_type: w.transaction_type.clone(),
         };
-        let queue = self.store.windows(RESEND_SCOPE);
+        let queue = self.store.windows(scope);
         sum.resend_calls += 1;
         match api.resend(&request, now).await {
             Ok(count) => {
@@ -97,9 +117,12 @@ impl Reconciler {
         }
     }
 
+    /// For one account: its records, and for the first account also those stored
+    /// before records carried their App ID.
     pub(super) async fn bill_info_step(
         &self,
         api: &CcpaymentApi,
+        first_account: bool,
         now: i64,
         sum: &mut Summary,
     ) -> Result<(), StoreError> {
@@ -113,6 +136,13 @@ impl Reconciler {
                 .await?;
             let mut by_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in records {
+                let ours = match r.attr("app_id") {
+                    Some(id) => id == api.app_id(),
+                    None => first_account,
+                };
+                if !ours {
+                    continue;
+                }
                 if let Some(order) = r.attr("merchant_order_id") {
                     by_order
                         .entry(order.to_string())

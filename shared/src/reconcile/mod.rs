@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::ccpayment::api::CcpaymentApi;
-use crate::ccpayment::Credentials;
+use crate::ccpayment::credentials::Accounts;
 use crate::citypay::OrderApi;
 use crate::config::{self, ConfigError};
 use crate::metrics::{Metrics, Unit};
@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct ReconcilerConfig {
     /// `None` when CCPayment is not configured: its steps are skipped.
-    pub ccpayment: Option<(String, Credentials)>,
+    pub ccpayment: Option<(String, Accounts)>,
     /// `None` when CCPayment v2 is not configured: its step is skipped.
     pub ccpayment_v2: Option<(String, crate::ccpayment::credentials::Accounts)>,
     /// Each v2 account's resend allowance; v2 documents none, v1's is the default.
@@ -47,15 +47,16 @@ pub struct ReconcilerConfig {
 
 impl ReconcilerConfig {
     pub async fn load() -> Result<Self, ConfigError> {
-        let ccpayment = crate::ccpayment::credentials::v1_from_env()
-            .await?
-            .map(|credentials| {
-                (
-                    config::optional("CCPAYMENT_API_BASE")
-                        .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
-                    credentials,
-                )
-            });
+        let ccpayment =
+            crate::ccpayment::credentials::from_env(crate::ccpayment::credentials::V1_ENV)
+                .await?
+                .map(|credentials| {
+                    (
+                        config::optional("CCPAYMENT_API_BASE")
+                            .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
+                        credentials,
+                    )
+                });
         let ccpayment_v2 =
             crate::ccpayment::credentials::from_env(crate::ccpayment_v2::receiver::ENV)
                 .await?
@@ -185,7 +186,9 @@ pub struct Reconciler {
     config: ReconcilerConfig,
     store: Store,
     metrics: Metrics,
-    ccpayment: Option<CcpaymentApi>,
+    /// One client per v1 account, with the partition of its windows and budget;
+    /// the first account also answers for records stored before accounts were kept.
+    ccpayment: Vec<(String, CcpaymentApi)>,
     ccpayment_v2: Option<(
         crate::ccpayment_v2::api::V2Api,
         crate::ccpayment::credentials::Accounts,
@@ -209,13 +212,17 @@ impl Reconciler {
         metrics: Metrics,
     ) -> Result<Self, ConfigError> {
         let invalid = |name| move |reason| ConfigError::Invalid { name, reason };
-        let ccpayment = match &config.ccpayment {
-            None => None,
-            Some((base, creds)) => Some(
-                CcpaymentApi::new(base, creds.clone(), config.api_timeout)
-                    .map_err(invalid("CCPAYMENT_API_BASE"))?,
-            ),
-        };
+        let mut ccpayment = Vec::new();
+        if let Some((base, accounts)) = &config.ccpayment {
+            for account in accounts.iter() {
+                let api = CcpaymentApi::new(base, account.clone(), config.api_timeout)
+                    .map_err(invalid("CCPAYMENT_API_BASE"))?;
+                ccpayment.push((
+                    crate::ccpayment::resend_scope(accounts, &account.app_id),
+                    api,
+                ));
+            }
+        }
         let ccpayment_v2 = match &config.ccpayment_v2 {
             None => None,
             Some((base, accounts)) => Some((
@@ -251,9 +258,10 @@ impl Reconciler {
     pub async fn handle(&self, event: &Value, now: i64) -> Result<Summary, RunError> {
         let mut queued = 0;
         if let Some(req) = request::ManualResend::from_event(event).map_err(RunError::BadRequest)? {
+            let scope = self.manual_scope(&req).map_err(RunError::BadRequest)?;
             queued = self
                 .store
-                .windows(crate::ccpayment::RESEND_SCOPE)
+                .windows(&scope)
                 .queue_manual(
                     req.from,
                     req.to,
@@ -263,6 +271,8 @@ impl Reconciler {
                 .await
                 .map_err(|e| RunError::Steps(vec![e.to_string()]))?;
             tracing::info!(
+                provider = req.provider,
+                scope = scope.as_str(),
                 from = req.from,
                 to = req.to,
                 windows = queued,
@@ -278,14 +288,48 @@ impl Reconciler {
         }
     }
 
+    /// The partition a manual resend is queued in: its provider's, its account's.
+    fn manual_scope(&self, req: &request::ManualResend) -> Result<String, String> {
+        let unknown = |id: &str| {
+            format!(
+                "resend.app_id `{id}` is not a configured {} account",
+                req.provider
+            )
+        };
+        if req.provider == crate::ccpayment_v2::PROVIDER {
+            let (_, accounts) = self
+                .ccpayment_v2
+                .as_ref()
+                .ok_or("CCPayment v2 is not configured: no account to resend for")?;
+            let account = match &req.app_id {
+                Some(id) => accounts.get(id).ok_or_else(|| unknown(id))?,
+                None => accounts.iter().next().ok_or("no CCPayment v2 account")?,
+            };
+            return Ok(crate::ccpayment_v2::resend_scope(&account.app_id));
+        }
+        let found = match &req.app_id {
+            Some(id) => self
+                .ccpayment
+                .iter()
+                .find(|(_, api)| api.app_id() == id)
+                .ok_or_else(|| unknown(id))?,
+            None => self
+                .ccpayment
+                .first()
+                .ok_or("CCPayment v1.0 is not configured: no account to resend for")?,
+        };
+        Ok(found.0.clone())
+    }
+
     pub async fn run_at(&self, now: i64) -> Summary {
         let mut sum = Summary::default();
-        if let Some(api) = &self.ccpayment {
-            if let Err(e) = self.resend_step(api, now, &mut sum).await {
-                sum.errors.push(format!("resend: {e}"));
+        for (i, (scope, api)) in self.ccpayment.iter().enumerate() {
+            if let Err(e) = self.resend_step(api, scope, now, &mut sum).await {
+                sum.errors.push(format!("resend ({}): {e}", api.app_id()));
             }
-            if let Err(e) = self.bill_info_step(api, now, &mut sum).await {
-                sum.errors.push(format!("bill/info: {e}"));
+            if let Err(e) = self.bill_info_step(api, i == 0, now, &mut sum).await {
+                sum.errors
+                    .push(format!("bill/info ({}): {e}", api.app_id()));
             }
         }
         if let Some((api, accounts)) = &self.ccpayment_v2 {

@@ -2,12 +2,23 @@
 //! `{"resend": {"from": "2026-11-20T06:00:00Z", "to": "2026-11-20T09:00:00Z",
 //!   "transaction_type": "API Deposit", "webhook_result": "All Result"}}`.
 //! Times are RFC 3339 in UTC (`Z`) or Unix seconds; type and result are optional.
+//! `"provider": "ccpayment-v2"` asks for v2 (types spelt `ApiDeposit`...; default
+//! `ccpayment`); `"app_id"` names the account (default: the first listed).
 
 use serde_json::Value;
 
 /// Longest range one request may queue: a week of hourly windows is already seven
 /// days of the whole resend budget.
 const MAX_RANGE_SECS: i64 = 7 * 86_400;
+
+const V2_TYPES: &[&str] = &[
+    "AllType",
+    "ApiDeposit",
+    "DirectDeposit",
+    "ApiWithdrawal",
+    "UserDeposit",
+    "UserWithdrawal",
+];
 
 const TYPES: &[&str] = &[
     "All Type",
@@ -20,6 +31,10 @@ const TYPES: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualResend {
+    /// `ccpayment` or `ccpayment-v2`.
+    pub provider: &'static str,
+    /// The account; `None` for the first listed.
+    pub app_id: Option<String>,
     pub from: i64,
     pub to: i64,
     pub transaction_type: Option<String>,
@@ -37,14 +52,28 @@ impl ManualResend {
         if to <= from || to - from > MAX_RANGE_SECS {
             return Err("resend.to must be after resend.from, at most 7 days later".into());
         }
-        let transaction_type = match r.get("transaction_type").and_then(Value::as_str) {
-            None => None,
-            Some(t) if TYPES.contains(&t) => Some(t.to_string()),
-            Some(t) => {
+        let (provider, types) = match r.get("provider").and_then(Value::as_str) {
+            None | Some("ccpayment") => (crate::ccpayment::PROVIDER, TYPES),
+            Some("ccpayment-v2") => (crate::ccpayment_v2::PROVIDER, V2_TYPES),
+            Some(other) => {
                 return Err(format!(
-                    "resend.transaction_type `{t}` is not one of {TYPES:?}"
+                    "resend.provider `{other}` must be `ccpayment` or `ccpayment-v2`"
                 ))
             }
+        };
+        let transaction_type = match r.get("transaction_type").and_then(Value::as_str) {
+            None => None,
+            Some(t) if types.contains(&t) => Some(t.to_string()),
+            Some(t) => {
+                return Err(format!(
+                    "resend.transaction_type `{t}` is not one of {types:?} ({provider})"
+                ))
+            }
+        };
+        let app_id = match r.get("app_id") {
+            None => None,
+            Some(Value::String(id)) if !id.trim().is_empty() => Some(id.trim().to_string()),
+            Some(_) => return Err("resend.app_id must be a non-empty string".into()),
         };
         let all_results = match r.get("webhook_result").and_then(Value::as_str) {
             None | Some("Failed") => false,
@@ -56,6 +85,8 @@ impl ManualResend {
             }
         };
         Ok(Some(Self {
+            provider,
+            app_id,
             from,
             to,
             transaction_type,
@@ -131,12 +162,22 @@ mod tests {
             (1_767_247_200 - 3 * 3600, 1_767_247_200, true)
         );
         assert_eq!(r.transaction_type.as_deref(), Some("Refund"));
+        assert_eq!((r.provider, r.app_id), ("ccpayment", None));
+        let v2 = ManualResend::from_event(&json!({"resend": {"from": 0, "to": 10, "provider": "ccpayment-v2", "app_id": "shop-2", "transaction_type": "ApiDeposit"}}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(v2.provider, "ccpayment-v2");
+        assert_eq!(v2.app_id.as_deref(), Some("shop-2"));
         for bad in [
             json!({"resend": {"from": "yesterday", "to": 1}}),
             json!({"resend": {"from": 10, "to": 5}}),
             json!({"resend": {"from": 0, "to": 8 * 86_400}}),
             json!({"resend": {"from": 0, "to": 10, "webhook_result": "Some"}}),
             json!({"resend": {"from": 0, "to": 10, "transaction_type": "Swap"}}),
+            json!({"resend": {"from": 0, "to": 10, "provider": "citypay"}}),
+            json!({"resend": {"from": 0, "to": 10, "app_id": 7}}),
+            // Each version spells its types its own way.
+            json!({"resend": {"from": 0, "to": 10, "provider": "ccpayment-v2", "transaction_type": "API Deposit"}}),
         ] {
             assert!(ManualResend::from_event(&bad).is_err(), "{bad}");
         }

@@ -85,9 +85,25 @@ pub fn receiver(
     CcpaymentReceiver,
     std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 ) {
+    receiver_for(
+        client,
+        table,
+        shared::ccpayment::credentials::Accounts::one(credentials()),
+    )
+}
+
+/// A v1 receiver serving `accounts` (several shops).
+pub fn receiver_for(
+    client: Client,
+    table: &str,
+    accounts: shared::ccpayment::credentials::Accounts,
+) -> (
+    CcpaymentReceiver,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
     let (metrics, docs) = Metrics::memory();
     let config = CcpaymentConfig {
-        credentials: credentials(),
+        accounts,
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
             horizon_secs: 90 * 86_400,
@@ -101,13 +117,18 @@ pub fn receiver(
 }
 
 pub fn signed(body: &[u8], ts: i64) -> Request {
+    signed_by(APP_ID, SECRET, body, ts)
+}
+
+/// A v1 delivery from `app_id`, signed with `secret`.
+pub fn signed_by(app_id: &str, secret: &str, body: &[u8], ts: i64) -> Request {
     let ts = ts.to_string();
-    let sig = sign(APP_ID, SECRET, &ts, body);
+    let sig = sign(app_id, secret, &ts, body);
     lambda_http::http::Request::builder()
         .method("POST")
         .uri("/webhooks/ccpayment")
         .header("content-type", "application/json; charset=utf-8")
-        .header("Appid", APP_ID)
+        .header("Appid", app_id)
         .header("Timestamp", ts)
         .header("Sign", sig)
         .body(Body::from(body.to_vec()))
@@ -490,7 +511,12 @@ pub fn reconciler_config(
     citypay_base: &str,
 ) -> shared::reconcile::ReconcilerConfig {
     shared::reconcile::ReconcilerConfig {
-        ccpayment: ccpayment_base.map(|b| (b.to_string(), credentials())),
+        ccpayment: ccpayment_base.map(|b| {
+            (
+                b.to_string(),
+                shared::ccpayment::credentials::Accounts::one(credentials()),
+            )
+        }),
         ccpayment_v2: None,
         v2_budget: shared::store::budget::Budget {
             daily_cap: 24,
