@@ -12,6 +12,7 @@ pub mod delivery_log;
 pub mod fields;
 pub mod hashing;
 pub mod intake;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod provider;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::redact::{mask_pan, PAN_FIELDS};
 use crate::fields::{FieldError, Fields};
+use crate::lifecycle::Lifecycle;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderStatus {
@@ -41,6 +42,19 @@ impl OrderStatus {
             OrderStatus::Fail => "FAIL",
             OrderStatus::Cancel => "CANCEL",
             OrderStatus::Unknown(raw) => raw,
+        }
+    }
+
+    /// A card order (incoming): paid once SUCCESS. REFUNDING is documented only as
+    /// "in progress" on the oldest page; read literally, a refund under way.
+    pub fn lifecycle(&self) -> Lifecycle {
+        match self {
+            OrderStatus::Init => Lifecycle::AwaitingPayment,
+            OrderStatus::Refunding => Lifecycle::Refunding,
+            OrderStatus::Success => Lifecycle::Paid,
+            OrderStatus::Fail => Lifecycle::Failed,
+            OrderStatus::Cancel => Lifecycle::Canceled,
+            OrderStatus::Unknown(_) => Lifecycle::Unknown,
         }
     }
 
@@ -184,4 +198,23 @@ fn shipping_info(f: &Fields<'_>, flags: &mut BTreeSet<String>) -> Result<(), Fie
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    #[test]
+    fn every_status() {
+        for (raw, l) in [
+            ("INIT", Lifecycle::AwaitingPayment),
+            ("REFUNDING", Lifecycle::Refunding),
+            ("SUCCESS", Lifecycle::Paid),
+            ("FAIL", Lifecycle::Failed),
+            ("CANCEL", Lifecycle::Canceled),
+            ("PAID", Lifecycle::Unknown),
+        ] {
+            assert_eq!(OrderStatus::parse(raw).lifecycle(), l, "{raw}");
+        }
+    }
 }

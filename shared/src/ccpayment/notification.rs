@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fields::{Amount, FieldError, Fields};
+use crate::lifecycle::{Direction, Lifecycle};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderType {
@@ -54,6 +55,16 @@ impl OrderType {
         t
     }
 
+    /// Which way the money goes; an unknown type counts as incoming, and its
+    /// lifecycle stays `unknown`.
+    pub fn direction(&self) -> Direction {
+        match self {
+            OrderType::ApiWithdrawal => Direction::Outgoing,
+            OrderType::Refund => Direction::Refund,
+            _ => Direction::Incoming,
+        }
+    }
+
     /// The canonical name, as the resend API's `transaction_type` spells it.
     pub fn as_str(&self) -> &str {
         match self {
@@ -94,6 +105,22 @@ impl PayStatus {
             PayStatus::Success => "success",
             PayStatus::Failed => "failed",
             PayStatus::Unknown(raw) => raw,
+        }
+    }
+
+    /// Paid once `success` (a deposit credited, a withdrawal sent); a refund's
+    /// `success` is `refunded`. `pending` and `processing` never mean paid.
+    pub fn lifecycle(&self, order_type: &OrderType) -> Lifecycle {
+        if matches!(order_type, OrderType::Unknown(_)) {
+            return Lifecycle::Unknown;
+        }
+        match (self, order_type.direction()) {
+            (PayStatus::Unknown(_), _) => Lifecycle::Unknown,
+            (PayStatus::Failed, _) => Lifecycle::Failed,
+            (PayStatus::Success, Direction::Refund) => Lifecycle::Refunded,
+            (PayStatus::Pending | PayStatus::Processing, Direction::Refund) => Lifecycle::Refunding,
+            (PayStatus::Success, _) => Lifecycle::Paid,
+            (PayStatus::Pending | PayStatus::Processing, _) => Lifecycle::Processing,
         }
     }
 
@@ -233,5 +260,43 @@ impl Notification {
             details,
             flags,
         })
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    #[test]
+    fn every_type_and_status() {
+        let mut flags = BTreeSet::new();
+        let t = |raw: &str, flags: &mut BTreeSet<String>| OrderType::parse(Some(raw), flags);
+        for (kind, status, l) in [
+            ("API Deposit", "pending", Lifecycle::Processing),
+            ("API Deposit", "processing", Lifecycle::Processing),
+            ("API Deposit", "success", Lifecycle::Paid),
+            ("Direct Deposit", "failed", Lifecycle::Failed),
+            ("Invoice", "success", Lifecycle::Paid),
+            ("API Withdrawal", "processing", Lifecycle::Processing),
+            ("API Withdrawal", "success", Lifecycle::Paid),
+            ("Refund", "processing", Lifecycle::Refunding),
+            ("Refund", "success", Lifecycle::Refunded),
+            ("Refund", "failed", Lifecycle::Failed),
+            ("API Deposit", "partially", Lifecycle::Unknown),
+            ("Swap", "success", Lifecycle::Unknown),
+        ] {
+            let order_type = t(kind, &mut flags);
+            assert_eq!(
+                PayStatus::parse(status).lifecycle(&order_type),
+                l,
+                "{kind} {status}"
+            );
+        }
+        assert_eq!(
+            t("API Withdrawal", &mut flags).direction(),
+            Direction::Outgoing
+        );
+        assert_eq!(t("Refund", &mut flags).direction(), Direction::Refund);
+        assert_eq!(t("Invoice", &mut flags).direction(), Direction::Incoming);
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fields::{FieldError, Fields};
+use crate::lifecycle::{Direction, Lifecycle};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotificationType {
@@ -43,6 +44,16 @@ impl NotificationType {
             NotificationType::UserDeposit => "UserDeposit",
             NotificationType::UserWithdrawal => "UserWithdrawal",
             NotificationType::Unknown(raw) => raw,
+        }
+    }
+
+    /// Which way the money goes; an unknown type counts as incoming, and its
+    /// lifecycle stays `unknown`.
+    pub fn direction(&self) -> Direction {
+        if self.is_withdrawal() {
+            Direction::Outgoing
+        } else {
+            Direction::Incoming
         }
     }
 
@@ -98,6 +109,21 @@ impl Status {
             Status::Failed => "Failed",
             Status::Rejected => "Rejected",
             Status::Unknown(raw) => raw,
+        }
+    }
+
+    /// As the record API states it: paid once `Success` and not flagged as risky
+    /// (a risky one is `held` for a human); `Failed` and `Rejected` are failed.
+    pub fn lifecycle(&self, kind: &NotificationType, risky: bool) -> Lifecycle {
+        if matches!(kind, NotificationType::Unknown(_)) {
+            return Lifecycle::Unknown;
+        }
+        match self {
+            Status::Pending | Status::WaitingApproval | Status::Processing => Lifecycle::Processing,
+            Status::Success if risky => Lifecycle::Held,
+            Status::Success => Lifecycle::Paid,
+            Status::Failed | Status::Rejected => Lifecycle::Failed,
+            Status::Unknown(_) => Lifecycle::Unknown,
         }
     }
 
@@ -207,6 +233,35 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifecycles() {
+        let deposit = NotificationType::DirectDeposit;
+        let withdrawal = NotificationType::ApiWithdrawal;
+        for (kind, status, risky, l) in [
+            (&deposit, "Processing", false, Lifecycle::Processing),
+            (&deposit, "Success", false, Lifecycle::Paid),
+            (&deposit, "Success", true, Lifecycle::Held),
+            (&deposit, "Failed", false, Lifecycle::Failed),
+            (&withdrawal, "WaitingApproval", false, Lifecycle::Processing),
+            (&withdrawal, "Rejected", false, Lifecycle::Failed),
+            (&withdrawal, "Success", false, Lifecycle::Paid),
+            (&withdrawal, "Frozen", false, Lifecycle::Unknown),
+        ] {
+            assert_eq!(
+                Status::parse(status).lifecycle(kind, risky),
+                l,
+                "{kind:?} {status} {risky}"
+            );
+        }
+        let odd = NotificationType::parse("Swap");
+        assert_eq!(Status::Success.lifecycle(&odd, false), Lifecycle::Unknown);
+        assert_eq!(withdrawal.direction(), Direction::Outgoing);
+        assert_eq!(
+            NotificationType::UserDeposit.direction(),
+            Direction::Incoming
+        );
+    }
 
     fn notification(body: &str) -> Notification {
         match Envelope::parse(body.as_bytes()) {

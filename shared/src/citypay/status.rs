@@ -1,6 +1,8 @@
 //! CityPay's status vocabularies. Machine values are only partly documented, so
 //! spellings are normalised (`Paid/Unconfirmed`, `CANCELLED`...) before matching.
 
+use crate::lifecycle::Lifecycle;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderStatus {
     InProgress,
@@ -69,6 +71,20 @@ impl OrderStatus {
         }
     }
 
+    /// For the merchant (incoming): paid once CONFIRMED or OVERPAID (flag `overpaid`);
+    /// UNDERPAID and EXPIRED can still be paid, so they are not final.
+    pub fn lifecycle(&self) -> Lifecycle {
+        match self {
+            OrderStatus::InProgress => Lifecycle::AwaitingPayment,
+            OrderStatus::Underpaid => Lifecycle::Underpaid,
+            OrderStatus::PaidUnconfirmed => Lifecycle::Processing,
+            OrderStatus::Confirmed | OrderStatus::Overpaid => Lifecycle::Paid,
+            OrderStatus::Expired => Lifecycle::Expired,
+            OrderStatus::Canceled => Lifecycle::Canceled,
+            OrderStatus::Unknown(_) => Lifecycle::Unknown,
+        }
+    }
+
     /// Only these credit the buyer.
     pub fn is_paid(&self) -> bool {
         matches!(self, OrderStatus::Confirmed | OrderStatus::Overpaid)
@@ -99,6 +115,15 @@ impl DepositStatus {
         }
     }
 
+    /// For the merchant (incoming): paid once Confirmed.
+    pub fn lifecycle(&self) -> Lifecycle {
+        match self {
+            DepositStatus::Pending => Lifecycle::Processing,
+            DepositStatus::Confirmed => Lifecycle::Paid,
+            DepositStatus::Unknown(_) => Lifecycle::Unknown,
+        }
+    }
+
     pub fn rank(&self) -> Option<(u8, bool)> {
         match self {
             DepositStatus::Pending => Some((1, false)),
@@ -111,6 +136,35 @@ impl DepositStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifecycles() {
+        for (raw, l) in [
+            ("IN_PROGRESS", Lifecycle::AwaitingPayment),
+            ("UNDERPAID", Lifecycle::Underpaid),
+            ("PAID_UNCONFIRMED", Lifecycle::Processing),
+            ("CONFIRMED", Lifecycle::Paid),
+            ("OVERPAID", Lifecycle::Paid),
+            ("EXPIRED", Lifecycle::Expired),
+            ("CANCELED", Lifecycle::Canceled),
+            ("REFUNDED?", Lifecycle::Unknown),
+        ] {
+            assert_eq!(OrderStatus::parse(raw).lifecycle(), l, "{raw}");
+            // Paid in the lifecycle exactly when the order credits the buyer.
+            assert_eq!(
+                OrderStatus::parse(raw).is_paid(),
+                l == Lifecycle::Paid,
+                "{raw}"
+            );
+        }
+        for (raw, l) in [
+            ("Pending", Lifecycle::Processing),
+            ("Confirmed", Lifecycle::Paid),
+            ("Reversed", Lifecycle::Unknown),
+        ] {
+            assert_eq!(DepositStatus::parse(raw).lifecycle(), l, "{raw}");
+        }
+    }
 
     #[test]
     fn spellings_normalise() {
