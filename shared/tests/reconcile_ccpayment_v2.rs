@@ -368,3 +368,51 @@ async fn a_manual_resend_for_a_v2_account_is_asked_within_its_budget() {
     assert_eq!(calls[0].window, Some((NOW - 7200, NOW - 3600)));
     assert!(r.fake.violations().is_empty());
 }
+
+#[tokio::test]
+async fn each_account_gets_its_own_share_of_a_runs_sweep_requests() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCcpaymentV2::start(V2_APP_ID, V2_SECRET).await;
+    for i in 0..45 {
+        fake.list_record(DEPOSITS, &format!("q-{i:02}"), NOW - 80_000 + i * 60);
+    }
+    let mut config = reconciler_config(None, "http://127.0.0.1:9");
+    // A second shop, whose requests this fake refuses (it knows one account only).
+    config.ccpayment_v2 = Some((
+        fake.base_url(),
+        Accounts::new(vec![
+            Credentials {
+                app_id: V2_APP_ID.into(),
+                secret: Secret::new(V2_SECRET),
+                previous_secret: None,
+            },
+            Credentials {
+                app_id: "shop-2".into(),
+                secret: Secret::new("shop-2-secret"),
+                previous_secret: None,
+            },
+        ])
+        .unwrap(),
+    ));
+    config.v2_sweep = Some(V2SweepConfig {
+        lists: vec![NotificationType::ApiDeposit],
+        ..sweep(2)
+    });
+    let (reconciler, _) = reconciler(client, &table, config);
+    let sum = reconciler.run_at(NOW).await;
+    assert_eq!(
+        sum.v2_found_by_sweep, 20,
+        "the first shop's backlog takes one request, not both"
+    );
+    assert_eq!(sum.v2_sweep_requests, 2);
+    assert_eq!(
+        fake.refused_signatures(),
+        1,
+        "the second shop was asked for too"
+    );
+    assert!(
+        sum.errors.iter().any(|e| e.contains("shop-2")),
+        "{:?}",
+        sum.errors
+    );
+}

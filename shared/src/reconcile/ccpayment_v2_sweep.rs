@@ -5,7 +5,7 @@
 //! addresses flagged as risky).
 //!
 //! Requests are paced (at most one per `min_interval`, across every list and
-//! account), bounded per run, and a rate limit (`11004`) stops that account's
+//! account), bounded per run (an equal share for each account), and a rate limit (`11004`) stops that account's
 //! sweep with a doubling pause held in its cursor. The cursor is saved after every
 //! page, so a run cut short resumes where it stood; records are stored
 //! idempotently, so a page walked twice changes nothing.
@@ -96,13 +96,16 @@ impl Reconciler {
         now: i64,
         sum: &mut Summary,
     ) -> Result<(), StoreError> {
-        let mut left = sweep.requests_per_run;
+        // Each account has its own share of the run's requests, so one shop's
+        // backlog never starves another's sweep.
+        let accounts_n = u32::try_from(accounts.len()).unwrap_or(u32::MAX).max(1);
+        let share = (sweep.requests_per_run / accounts_n).max(1);
         for account in accounts.iter() {
             let mut run = Run {
                 api,
                 account,
                 sweep,
-                left,
+                left: share,
                 now,
             };
             for list in &sweep.lists {
@@ -114,7 +117,6 @@ impl Reconciler {
                     }
                 }
             }
-            left = run.left;
         }
         Ok(())
     }
