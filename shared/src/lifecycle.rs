@@ -6,13 +6,17 @@
 //! Only what really is final for the merchant is final here: an underpaid or expired
 //! order can still be paid, a payment held as risky can still be released.
 
+use std::collections::BTreeSet;
+
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 /// Which way the money goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// A buyer pays the merchant: deposits, orders, invoices, card orders.
+    #[default]
     Incoming,
     /// The merchant pays out: withdrawals.
     Outgoing,
@@ -21,6 +25,12 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Direction::Incoming, Direction::Outgoing, Direction::Refund]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Incoming => "incoming",
@@ -31,7 +41,7 @@ impl Direction {
 }
 
 /// Where a payment stands for the merchant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Created; nothing received yet.
@@ -52,6 +62,7 @@ pub enum Lifecycle {
     Refunding,
     Refunded,
     /// Not confirmed yet, or a status nobody documents: look before acting.
+    #[default]
     Unknown,
 }
 
@@ -69,6 +80,10 @@ impl Lifecycle {
         Lifecycle::Refunded,
         Lifecycle::Unknown,
     ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Lifecycle::ALL.into_iter().find(|l| l.as_str() == s)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -95,6 +110,116 @@ impl Lifecycle {
     }
 }
 
+/// What one delivery or status update says about the payment, beside the
+/// provider's raw status. The provider fills it from its own vocabulary; the store
+/// writes it in the same transaction as the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentView {
+    pub direction: Direction,
+    /// What the status applied with this write means.
+    pub lifecycle: Lifecycle,
+    /// The merchant's own order reference, where the provider carries one.
+    pub merchant_ref: Option<String>,
+    /// The merchant's reference of the paying user: the way to find a record that
+    /// belongs to no merchant order (a direct deposit to a user's address).
+    pub user_ref: Option<String>,
+    pub currency: Option<String>,
+    pub amount_due: Option<Decimal>,
+    pub amount_paid: Option<Decimal>,
+    /// The merchant order this record is one payment of, for a provider that
+    /// spreads one order over several records: the account-qualified order key.
+    /// The merchant then follows the order, not the record.
+    pub order: Option<String>,
+}
+
+/// Provider flags that say something to the merchant about the payment (the rest
+/// are about one notification's shape and stay on the record).
+pub const VIEW_FLAGS: &[&str] = &[
+    "risky",
+    "unconfirmed",
+    "status_contradicted",
+    "found_by_sweep",
+    "expired_locally",
+    "paid_late",
+    "overpaid",
+];
+
+/// Raised by the store when a record is given two different final statuses.
+pub const TERMINAL_CLASH: &str = "terminal_clash";
+
+impl PaymentView {
+    /// The view's flags for this write: the provider's that matter to the merchant,
+    /// and what the amounts say.
+    pub fn flags(&self, provider_flags: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = provider_flags
+            .iter()
+            .filter(|f| VIEW_FLAGS.contains(&f.as_str()))
+            .cloned()
+            .collect();
+        if let (Some(due), Some(paid)) = (self.amount_due, self.amount_paid) {
+            if self.lifecycle == Lifecycle::Paid && paid > due {
+                out.insert("overpaid".into());
+            }
+        }
+        out
+    }
+}
+
+/// A decimal amount as a provider sends it: `None` for empty, non-numeric or wider
+/// than exact arithmetic allows (the text stays on the record's events).
+pub fn amount(text: Option<&String>) -> Option<Decimal> {
+    let t = text?.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(t))
+        .ok()
+        .map(|d| d.normalize())
+}
+
+/// What a merchant order spread over several records (its payments) adds up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderTotals {
+    pub amount_due: Option<Decimal>,
+    /// The sum of the payments that are final and paid, exact.
+    pub paid_total: Decimal,
+    /// The lifecycle of the payment that changed last.
+    pub last: Lifecycle,
+    /// A paid payment in another currency than the order's: not summed.
+    pub mixed_currency: bool,
+}
+
+impl OrderTotals {
+    /// The order's lifecycle and the flags the sums raise.
+    pub fn lifecycle(&self) -> (Lifecycle, BTreeSet<String>) {
+        let mut flags = BTreeSet::new();
+        if self.mixed_currency {
+            flags.insert("mixed_currency".to_string());
+        }
+        let paid = self.paid_total;
+        let lifecycle = match self.amount_due {
+            Some(due) if paid >= due && paid > Decimal::ZERO => {
+                if paid > due {
+                    flags.insert("overpaid".to_string());
+                }
+                Lifecycle::Paid
+            }
+            // An order with no amount due is paid by its first paid payment.
+            None if paid > Decimal::ZERO => Lifecycle::Paid,
+            _ if paid > Decimal::ZERO => Lifecycle::Underpaid,
+            // Nothing paid: the order is where its latest payment is, but one
+            // failed payment does not fail an order the buyer can still pay.
+            _ => match self.last {
+                Lifecycle::Paid => Lifecycle::Underpaid,
+                Lifecycle::Failed | Lifecycle::Canceled => Lifecycle::AwaitingPayment,
+                other => other,
+            },
+        };
+        (lifecycle, flags)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +240,62 @@ mod tests {
                 serde_json::Value::from(d.as_str())
             );
         }
+    }
+
+    fn totals(due: Option<&str>, paid: &str, last: Lifecycle) -> OrderTotals {
+        OrderTotals {
+            amount_due: due.map(|d| d.parse().unwrap()),
+            paid_total: paid.parse().unwrap(),
+            last,
+            mixed_currency: false,
+        }
+    }
+
+    #[test]
+    fn an_order_is_paid_when_its_payments_add_up_exactly() {
+        let (l, f) = totals(Some("0.3"), "0.3", Lifecycle::Paid).lifecycle();
+        assert_eq!((l, f.len()), (Lifecycle::Paid, 0));
+        let (l, _) = totals(Some("0.3"), "0.299999999999999999", Lifecycle::Paid).lifecycle();
+        assert_eq!(l, Lifecycle::Underpaid);
+        let (l, f) = totals(Some("10"), "10.000000000000000001", Lifecycle::Paid).lifecycle();
+        assert_eq!(l, Lifecycle::Paid);
+        assert!(f.contains("overpaid"));
+        let (l, _) = totals(Some("10"), "0", Lifecycle::Processing).lifecycle();
+        assert_eq!(l, Lifecycle::Processing);
+        let (l, _) = totals(Some("10"), "0", Lifecycle::Failed).lifecycle();
+        assert_eq!(
+            l,
+            Lifecycle::AwaitingPayment,
+            "a failed payment leaves the order payable"
+        );
+        let (l, _) = totals(None, "1", Lifecycle::Paid).lifecycle();
+        assert_eq!(l, Lifecycle::Paid);
+    }
+
+    #[test]
+    fn amounts_parse_exactly_or_not_at_all() {
+        let a = |t: &str| amount(Some(&t.to_string()));
+        assert_eq!(a("0.10").unwrap().to_string(), "0.1");
+        assert_eq!(a(" 25 ").unwrap().to_string(), "25");
+        assert_eq!(a("1e-3").unwrap().to_string(), "0.001");
+        assert_eq!(a(""), None);
+        assert_eq!(a("abc"), None);
+        assert_eq!(a(&"9".repeat(40)), None, "wider than exact arithmetic");
+    }
+
+    #[test]
+    fn view_flags_keep_what_matters_to_the_merchant() {
+        let view = PaymentView {
+            lifecycle: Lifecycle::Paid,
+            amount_due: amount(Some(&"5".to_string())),
+            amount_paid: amount(Some(&"5.5".to_string())),
+            ..PaymentView::default()
+        };
+        let provider: BTreeSet<String> = ["risky", "wide_amount_x", "legacy_order_type"]
+            .map(String::from)
+            .into();
+        let flags: Vec<String> = view.flags(&provider).into_iter().collect();
+        assert_eq!(flags, ["overpaid", "risky"]);
     }
 
     #[test]

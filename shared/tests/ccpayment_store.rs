@@ -25,7 +25,7 @@ async fn new_notification_is_stored_with_its_state() {
     );
 
     let items = all_items(&client, &table).await;
-    assert_eq!(items.len(), 2, "one event and one state item");
+    assert_eq!(items.len(), 3, "one event, one state and one payment item");
     let event = of_type(&items, "event")[0];
     assert_eq!(s(event, "pk"), Some(format!("ccpayment#{RECORD}").as_str()));
     assert_eq!(s(event, "sk"), Some("event#success"));
@@ -61,7 +61,25 @@ async fn new_notification_is_stored_with_its_state() {
         !state.contains_key(schema::OPEN_PK),
         "a final record is not open"
     );
+    assert_eq!(s(&state, "lifecycle"), Some("paid"));
+    assert_eq!(s(&state, "amount_paid"), Some("10"));
     assert_eq!(total(&docs, "Stored"), 1.0);
+
+    // The merchant follows the order, per account: its payments summed exactly.
+    let payment = of_type(&items, "payment")[0];
+    assert_eq!(s(payment, "pk"), Some("ref#202211154785795"));
+    assert_eq!(s(&state, "payment_pk"), s(payment, "pk"));
+    let p = shared::store::payment::Payment::from_item(payment).unwrap();
+    assert_eq!(p.version, 1);
+    assert_eq!(p.merchant_ref.as_deref(), Some("202211154785795"));
+    assert_eq!(p.records, [RECORD]);
+    assert_eq!(p.amount_paid.unwrap().to_string(), "10");
+    assert_eq!(p.amount_due.unwrap().to_string(), "25");
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Underpaid);
+    assert!(
+        !p.is_final,
+        "10 of 25 paid: the buyer can still complete it"
+    );
 }
 
 #[tokio::test]
@@ -409,4 +427,175 @@ async fn authentic_but_stale_is_stored_flagged_and_counted() {
         of_type(&items, "resend_window").is_empty(),
         "a stored delivery is no evidence of loss"
     );
+}
+
+/// An API deposit of `record` against merchant order `order`, in `coin`.
+fn deposit(record: &str, order: &str, status: &str, paid: &str, coin: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&fixture("api-deposit")).unwrap();
+    v["record_id"] = record.into();
+    v["pay_status"] = status.into();
+    v["paid_amount"] = paid.into();
+    v["order_amount"] = "0.3".into();
+    v["crypto"] = coin.into();
+    v["extend"]["merchant_order_id"] = order.into();
+    serde_json::to_vec(&v).unwrap()
+}
+
+async fn payment_of(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    merchant_ref: &str,
+) -> shared::store::payment::Payment {
+    let all = payments(client, table).await;
+    let mine: Vec<_> = all
+        .into_iter()
+        .filter(|p| p.merchant_ref.as_deref() == Some(merchant_ref))
+        .collect();
+    assert_eq!(mine.len(), 1, "one payment for {merchant_ref}");
+    mine.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn a_merchant_order_paid_in_parts_adds_up_exactly_and_each_change_is_one_version() {
+    use shared::lifecycle::Lifecycle;
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let send = |body: Vec<u8>| {
+        let rx = &rx;
+        async move {
+            let resp = rx.handle_at(signed(&body, NOW), NOW).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+    };
+    send(deposit("r1", "ord-7", "pending", "0.1", "DOGE")).await;
+    let p = payment_of(&client, &table, "ord-7").await;
+    assert_eq!((p.version, p.lifecycle), (1, Lifecycle::Processing));
+
+    send(deposit("r1", "ord-7", "success", "0.1", "DOGE")).await;
+    let p = payment_of(&client, &table, "ord-7").await;
+    assert_eq!((p.version, p.lifecycle), (2, Lifecycle::Underpaid));
+    assert_eq!(p.amount_paid.unwrap().to_string(), "0.1");
+
+    // 0.1 + 0.2 is 0.3 exactly: the order is paid, and final.
+    send(deposit("r2", "ord-7", "success", "0.2", "DOGE")).await;
+    let p = payment_of(&client, &table, "ord-7").await;
+    assert_eq!((p.version, p.lifecycle), (3, Lifecycle::Paid));
+    assert_eq!(p.amount_paid.unwrap().to_string(), "0.3");
+    assert_eq!(p.amount_due.unwrap().to_string(), "0.3");
+    assert!(p.is_final);
+    assert_eq!(p.records, ["r1", "r2"]);
+    assert_eq!(p.record_id, "r2");
+
+    // A duplicate, a late status of a known record: nothing the merchant sees.
+    send(deposit("r2", "ord-7", "success", "0.2", "DOGE")).await;
+    send(deposit("r1", "ord-7", "processing", "0.1", "DOGE")).await;
+    let same = payment_of(&client, &table, "ord-7").await;
+    assert_eq!(same, p, "no version for duplicates or late statuses");
+
+    // A payment in another coin is counted, flagged, never summed with DOGE.
+    send(deposit("r3", "ord-7", "success", "5", "USDT")).await;
+    let p = payment_of(&client, &table, "ord-7").await;
+    assert_eq!(p.version, 4);
+    assert_eq!(p.amount_paid.unwrap().to_string(), "0.3");
+    assert!(
+        p.flags.contains(&"mixed_currency".to_string()),
+        "{:?}",
+        p.flags
+    );
+    assert_eq!(p.records.len(), 3);
+    let state = state_item(&client, &table, "ccpayment", "r3")
+        .await
+        .unwrap();
+    assert_eq!(
+        s(&state, "lifecycle"),
+        Some("paid"),
+        "the record itself is paid"
+    );
+}
+
+#[tokio::test]
+async fn payments_of_one_order_at_once_sum_exactly() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let rx = std::sync::Arc::new(rx);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = deposit(&format!("c{i}"), "ord-9", "success", "0.0375", "DOGE");
+            // What the provider does with a 503: send again.
+            for _ in 0..20 {
+                let resp = rx.handle_at(signed(&body, NOW), NOW).await;
+                if resp.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            panic!("never stored");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let p = payment_of(&client, &table, "ord-9").await;
+    assert_eq!(p.amount_paid.unwrap().to_string(), "0.3");
+    assert_eq!(
+        p.version, 8,
+        "one version per payment, none lost, none doubled"
+    );
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+}
+
+#[tokio::test]
+async fn a_record_that_is_its_own_payment_changes_version_only_with_its_view() {
+    use shared::lifecycle::{Direction, Lifecycle};
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let success = fixture("api-withdrawal");
+    let with = |status: &str| {
+        String::from_utf8(success.clone())
+            .unwrap()
+            .replace(
+                "\"pay_status\":\"success\"",
+                &format!("\"pay_status\":\"{status}\""),
+            )
+            .into_bytes()
+    };
+    let mut versions = Vec::new();
+    for body in [
+        with("pending"),
+        success.clone(),
+        success.clone(),
+        with("pending"),
+        with("processing"),
+        with("failed"),
+        with("failed"),
+    ] {
+        let resp = rx.handle_at(signed(&body, NOW), NOW).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        versions.push(payment_of(&client, &table, "1690792347702").await.version);
+    }
+    assert_eq!(versions, [1, 2, 2, 2, 2, 3, 3]);
+    let p = payment_of(&client, &table, "1690792347702").await;
+    assert_eq!(p.direction, Direction::Outgoing);
+    assert_eq!(p.lifecycle, Lifecycle::Paid, "the first final status stays");
+    assert_eq!(p.flags, ["terminal_clash"]);
+    assert_eq!(p.amount_paid.unwrap().to_string(), "0.05");
+    assert_eq!(p.currency.as_deref(), Some("USDC"));
+    assert_eq!(p.records, ["202307310832281685931420447666176"]);
+}
+
+#[tokio::test]
+async fn a_direct_deposit_is_found_by_the_users_reference() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let resp = rx
+        .handle_at(signed(&fixture("direct-deposit"), NOW), NOW)
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let all = payments(&client, &table).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].key.0, "user#10192128173");
+    assert_eq!(all[0].merchant_ref, None);
+    assert_eq!(all[0].lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert_eq!(all[0].amount_paid.unwrap().to_string(), "666");
 }

@@ -94,6 +94,12 @@ async fn an_order_deposit_knows_what_is_due_and_everything_paid_against_it() {
     );
     assert_eq!(map(event, "details", "order_source"), Some("app_order"));
     assert_eq!(fake.requests_to("/getInvoiceOrderInfo").await, 0);
+    // Our own sum counts the payments we hold: the earlier one is still to come.
+    let p = payment_of_record(&client, &table, "ccpayment-v2", record).await;
+    assert_eq!(p.key.0, "ref#202403131218361001");
+    assert_eq!(p.amount_due.unwrap().to_string(), "0.3");
+    assert_eq!(p.amount_paid.unwrap().to_string(), "0.2");
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Underpaid);
 
     // An invoice's id is unknown to the order API: the invoice API is asked next.
     fake.set_order(

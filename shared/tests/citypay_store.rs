@@ -78,6 +78,13 @@ async fn confirmed_by_the_order_api_marks_the_order_paid() {
         ev["details"].as_m().unwrap()["paid"].as_s().unwrap(),
         "true"
     );
+    let p = payment_of_record(&client, &table, "citypay", &order_record_key("tok-a")).await;
+    assert_eq!(p.key.0, "ref#shop-1");
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert_eq!(p.provider_status, "CONFIRMED");
+    assert_eq!(p.amount_paid.unwrap().to_string(), "100");
+    assert_eq!(p.amount_due.unwrap().to_string(), "100");
+    assert_eq!(p.version, 1);
 }
 
 #[tokio::test]

@@ -310,6 +310,17 @@ async fn bill_info_settles_open_api_orders_in_batches_of_100() {
         .unwrap();
     assert_eq!(s_(&still, "status"), Some("processing"));
     assert_eq!(api.requests_to("/bill/info").await, 2);
+    // A deposit's order is paid with the amount its record carried.
+    let p = payment_of_record(&client, &table, "ccpayment", "r2").await;
+    assert_eq!(p.key.0, "ref#m2");
+    assert_eq!(p.version, 2);
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert_eq!(p.amount_paid.unwrap().to_string(), "1");
+    let p = payment_of_record(&client, &table, "ccpayment", "r1").await;
+    assert_eq!(
+        (p.version, p.lifecycle),
+        (1, shared::lifecycle::Lifecycle::Processing)
+    );
 }
 
 fn s_<'a>(item: &'a Item, name: &str) -> Option<&'a str> {

@@ -80,6 +80,32 @@ async fn open_orders_are_confirmed_expired_or_left_open() {
         (Some("IN_PROGRESS".into()), true)
     );
     assert_eq!(metrics_total(&docs, "CitypayExpired"), 1.0);
+    // Stored unconfirmed (version 1), then what the order API said (version 2).
+    let payment = |t: &'static str| {
+        let client = client.clone();
+        let table = table.clone();
+        async move { payment_of_record(&client, &table, "citypay", &order_record_key(t)).await }
+    };
+    use shared::lifecycle::Lifecycle;
+    let expired = payment("o-expired").await;
+    assert_eq!(
+        (expired.version, expired.lifecycle),
+        (2, Lifecycle::Expired)
+    );
+    assert!(!expired.is_final, "a late payment can still come");
+    assert_eq!(expired.flags, ["expired_locally"]);
+    let paid = payment("o-paid").await;
+    assert_eq!((paid.version, paid.lifecycle), (2, Lifecycle::Paid));
+    assert!(
+        paid.flags.is_empty(),
+        "no longer unconfirmed: {:?}",
+        paid.flags
+    );
+    let open = payment("o-pending").await;
+    assert_eq!(
+        (open.version, open.lifecycle),
+        (2, Lifecycle::AwaitingPayment)
+    );
 
     // The order API still down for one order: it stays unconfirmed and counted.
     fake.set("o-pending", Answer::HttpError(500));

@@ -7,6 +7,7 @@ use super::notification::CardOrder;
 use super::{ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::{self, IpAllowList, Rejection};
+use crate::lifecycle::{amount, Direction, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange};
@@ -84,7 +85,19 @@ impl Provider for Alchemypay {
 
 fn to_delivery(o: CardOrder, raw: &[u8]) -> Delivery {
     let status_text = o.status.as_str().to_string();
+    // A card order is its own payment; `orderNo` is ours where we created the order.
+    let view = PaymentView {
+        direction: Direction::Incoming,
+        lifecycle: o.status.lifecycle(),
+        merchant_ref: Some(o.order_no.clone()),
+        user_ref: None,
+        currency: o.details.get("cryptoCurrency").cloned(),
+        amount_due: amount(o.amounts.get("orderAmount")),
+        amount_paid: amount(o.amounts.get("paymentAmount")),
+        order: None,
+    };
     Delivery {
+        view,
         status: StatusChange::ranked(&status_text, o.status.rank()),
         kind: o.kind,
         refs: o.refs,

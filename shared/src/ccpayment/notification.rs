@@ -22,7 +22,7 @@ pub enum OrderType {
 }
 
 impl OrderType {
-    fn parse(raw: Option<&str>, flags: &mut BTreeSet<String>) -> Self {
+    pub(crate) fn parse(raw: Option<&str>, flags: &mut BTreeSet<String>) -> Self {
         let Some(raw) = raw else {
             flags.insert("missing_order_type".into());
             return OrderType::Unknown(String::new());
@@ -88,7 +88,7 @@ pub enum PayStatus {
 }
 
 impl PayStatus {
-    fn parse(raw: &str) -> Self {
+    pub(crate) fn parse(raw: &str) -> Self {
         match raw.trim().to_ascii_lowercase().as_str() {
             "pending" => PayStatus::Pending,
             "processing" => PayStatus::Processing,

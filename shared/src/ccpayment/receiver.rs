@@ -1,14 +1,17 @@
 //! `POST /webhooks/ccpayment`: the signature over the raw body, then the
 //! notification as sent (v1 carries its amounts), answered `success`.
 
+use std::collections::BTreeMap;
+
 use lambda_http::Request;
 
 use super::credentials::Accounts;
-use super::notification::Notification;
+use super::notification::{Notification, OrderType, PayStatus};
 use super::signature;
 use super::{open_queue, resend_scope, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::Rejection;
+use crate::lifecycle::{amount, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
 use crate::store::{Delivery, StatusChange};
@@ -88,10 +91,7 @@ impl Provider for Ccpayment {
         let text = crate::intake::utf8(body)?;
         let n = Notification::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
-        let mut delivery = to_delivery(n, text, body);
-        delivery
-            .refs
-            .insert("app_id".into(), account.app_id.clone());
+        let mut delivery = to_delivery(n, &account.app_id, text, body);
         if verified.age == Age::Stale {
             delivery.flags.insert(STALE_FLAG.into());
         }
@@ -116,14 +116,20 @@ impl Provider for Ccpayment {
     }
 }
 
-fn to_delivery(n: Notification, text: &str, raw: &[u8]) -> Delivery {
+fn to_delivery(n: Notification, app_id: &str, text: &str, raw: &[u8]) -> Delivery {
     let status_text = n.pay_status.as_str().to_string();
     let kind = n.order_type.as_str().to_string();
+    let mut refs = n.refs;
+    refs.insert("app_id".into(), app_id.to_string());
+    let amounts: BTreeMap<String, String> =
+        n.amounts.into_iter().map(|(k, a)| (k, a.text)).collect();
+    let view = payment_view(&n.order_type, &n.pay_status, &refs, &amounts, &n.details);
     Delivery {
+        view,
         status: StatusChange::ranked(&status_text, n.pay_status.rank()),
         kind: Some(kind.clone()).filter(|k| !k.is_empty()),
-        refs: n.refs,
-        amounts: n.amounts.into_iter().map(|(k, a)| (k, a.text)).collect(),
+        refs,
+        amounts,
         details: n.details,
         flags: n.flags,
         open_queue: Some(open_queue(&kind)),
@@ -135,5 +141,39 @@ fn to_delivery(n: Notification, text: &str, raw: &[u8]) -> Delivery {
             raw,
             text.to_string(),
         )
+    }
+}
+
+/// A deposit or invoice names the merchant order it pays; CCPayment makes one
+/// record per payment, so the merchant follows the order (per account), its paid
+/// amounts summed against `order_amount`, both in the paid coin.
+pub fn payment_view(
+    kind: &OrderType,
+    status: &PayStatus,
+    refs: &BTreeMap<String, String>,
+    amounts: &BTreeMap<String, String>,
+    details: &BTreeMap<String, String>,
+) -> PaymentView {
+    let direction = kind.direction();
+    let merchant_ref = refs.get("merchant_order_id").cloned();
+    let order = match (&merchant_ref, kind) {
+        (Some(r), OrderType::ApiDeposit | OrderType::Invoice) => Some(format!(
+            "{}#{r}",
+            refs.get("app_id").map_or("", String::as_str)
+        )),
+        _ => None,
+    };
+    let paid = ["paid_amount", "withdraw_amount", "amount"]
+        .iter()
+        .find_map(|k| amount(amounts.get(*k)));
+    PaymentView {
+        direction,
+        lifecycle: status.lifecycle(kind),
+        merchant_ref,
+        user_ref: refs.get("user_id").cloned(),
+        currency: details.get("crypto").cloned(),
+        amount_due: amount(amounts.get("order_amount")),
+        amount_paid: paid,
+        order,
     }
 }

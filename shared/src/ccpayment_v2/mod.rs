@@ -9,6 +9,10 @@ pub mod receiver;
 pub mod signature;
 pub mod sweep;
 
+use std::collections::BTreeMap;
+
+use crate::lifecycle::{amount, Lifecycle, PaymentView};
+
 pub use notification::{Envelope, Notification, NotificationType, Status};
 pub use receiver::{CcpaymentV2, CcpaymentV2Config, INFO};
 
@@ -35,18 +39,72 @@ pub fn confirmed_status(r: &api::Record) -> Option<crate::store::StatusChange> {
 }
 
 /// What the reconciler writes when a record API or list says more than we hold.
-pub fn reconciled_update(r: &api::Record, at_ms: i64) -> Option<crate::store::StatusUpdate> {
+pub fn reconciled_update(
+    r: &api::Record,
+    kind: &NotificationType,
+    app_id: &str,
+    at_ms: i64,
+) -> Option<crate::store::StatusUpdate> {
     let mut flags = std::collections::BTreeSet::from(["reconciled".to_string()]);
     if r.risky {
         flags.insert("risky".into());
     }
+    let owned = |v: &[(&'static str, String)]| -> BTreeMap<String, String> {
+        v.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    };
+    let mut refs = owned(&r.refs);
+    refs.insert("app_id".into(), app_id.to_string());
+    let view = payment_view(
+        kind,
+        Some((&r.status, r.risky)),
+        &refs,
+        &owned(&r.amounts),
+        &owned(&r.details),
+    );
     Some(crate::store::StatusUpdate {
         provider: PROVIDER,
         record_key: r.record_id.clone(),
         status: confirmed_status(r)?,
         flags,
         at_ms,
+        view,
     })
+}
+
+/// The record API's status (`None`: not confirmed) in the lifecycle. An API
+/// deposit pays a merchant order (`orderId`) that can take several payments, so the
+/// merchant follows the order, per account; its amount due counts only in the
+/// coin paid (an invoice priced in fiat is paid by its first paid payment).
+pub fn payment_view(
+    kind: &NotificationType,
+    confirmed: Option<(&Status, bool)>,
+    refs: &BTreeMap<String, String>,
+    amounts: &BTreeMap<String, String>,
+    details: &BTreeMap<String, String>,
+) -> PaymentView {
+    let merchant_ref = refs.get("order_id").cloned();
+    let currency = details.get("coin_symbol").cloned();
+    let order = match (&merchant_ref, kind) {
+        (Some(r), NotificationType::ApiDeposit) => Some(format!(
+            "{}#{r}",
+            refs.get("app_id").map_or("", String::as_str)
+        )),
+        _ => None,
+    };
+    let same_coin = match (&currency, details.get("order_currency")) {
+        (Some(c), Some(o)) => c.eq_ignore_ascii_case(o),
+        _ => false,
+    };
+    PaymentView {
+        direction: kind.direction(),
+        lifecycle: confirmed.map_or(Lifecycle::Unknown, |(st, risky)| st.lifecycle(kind, risky)),
+        merchant_ref,
+        user_ref: refs.get("user_id").cloned(),
+        currency,
+        amount_due: amount(amounts.get("amount_due")).filter(|_| same_coin),
+        amount_paid: amount(amounts.get("amount")),
+        order,
+    }
 }
 
 pub const RISKY_HELD: &str = "FlaggedAsRisky";

@@ -255,8 +255,10 @@ pub fn to_delivery(
     let mut amounts = std::collections::BTreeMap::new();
     refs.insert("app_id".into(), app_id.to_string());
     let mut status = None;
+    let mut confirmed = None;
     match c.record {
         Ok(r) => {
+            confirmed = Some((r.status.clone(), r.risky));
             status = super::confirmed_status(&r);
             details.insert("confirmed_status".into(), r.status_text.clone());
             if r.status != n.status {
@@ -308,8 +310,16 @@ pub fn to_delivery(
         }
         None => {}
     }
+    let view = super::payment_view(
+        &n.kind,
+        confirmed.as_ref().map(|(st, risky)| (st, *risky)),
+        &refs,
+        &amounts,
+        &details,
+    );
     let kind = n.kind.as_str().to_string();
     Delivery {
+        view,
         needs_reconcile: status.is_none(),
         reapply_status_on_duplicate: status.is_some(),
         status,

@@ -12,6 +12,7 @@ use super::status::{DepositStatus, OrderStatus};
 use super::{deposit_record_key, order_record_key, DEPOSIT_QUEUE, ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::{self, IpAllowList, Rejection};
+use crate::lifecycle::{amount, Direction, Lifecycle, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange};
@@ -139,8 +140,12 @@ fn order_delivery(
     let mut refs = o.refs;
     let claimed = OrderStatus::parse(&o.claimed_status);
     let mut status = None;
+    let mut lifecycle = Lifecycle::Unknown;
+    let mut amount_due = None;
     match confirmation {
         Ok(confirmed) => {
+            lifecycle = confirmed.status.lifecycle();
+            amount_due = amount(confirmed.amount_fiat.as_ref());
             details.insert(
                 "confirmed_status".into(),
                 confirmed.status.as_str().to_string(),
@@ -170,7 +175,19 @@ fn order_delivery(
         o.claimed_status.clone(),
         o.transaction_id.unwrap_or_else(dash),
     ];
+    // Each order token is its own payment, even where a shop made two for one order.
+    let view = PaymentView {
+        direction: Direction::Incoming,
+        lifecycle,
+        merchant_ref: refs.get("client_order_id").cloned(),
+        user_ref: None,
+        currency: details.get("fiat_currency").cloned(),
+        amount_due,
+        amount_paid: amount(o.amounts.get("received_amount_in_fiat")),
+        order: None,
+    };
     Delivery {
+        view,
         needs_reconcile: status.is_none(),
         reapply_status_on_duplicate: status.is_some(),
         status,
@@ -203,7 +220,16 @@ fn deposit_delivery(d: DepositCallback, raw: &[u8]) -> Delivery {
     if let Some(action) = d.action {
         details.insert("action".into(), action);
     }
+    // A deposit to a user's address names no order: found by its own id.
+    let view = PaymentView {
+        direction: Direction::Incoming,
+        lifecycle: parsed.lifecycle(),
+        currency: details.get("crypto_currency").cloned(),
+        amount_paid: amount(d.amounts.get("received_amount")),
+        ..PaymentView::default()
+    };
     Delivery {
+        view,
         status,
         kind: Some("deposit".into()),
         refs: d.refs,

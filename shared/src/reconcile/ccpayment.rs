@@ -2,14 +2,16 @@
 //! window, within the budget; and `bill/info` for API deposits and withdrawals
 //! still not final after a while.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Reconciler, Summary};
 use crate::ccpayment::api::{CcpaymentApi, ResendRequest};
+use crate::ccpayment::notification::PayStatus;
 use crate::ccpayment::{open_queue, OrderType, PROVIDER};
+use crate::lifecycle::PaymentView;
 use crate::store::budget::Slot;
 use crate::store::windows::{self, Window};
-use crate::store::{StatusChange, StatusUpdate, StoreError};
+use crate::store::{OpenRecord, StatusChange, StatusUpdate, StoreError};
 
 impl Reconciler {
     /// One account's windows and budget, under `scope`; the summary adds up over
@@ -134,7 +136,7 @@ impl Reconciler {
                 .store
                 .open_records(&open_queue(kind), older_than_ms, 1000)
                 .await?;
-            let mut by_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            let mut by_order: BTreeMap<String, Vec<OpenRecord>> = BTreeMap::new();
             for r in records {
                 let ours = match r.attr("app_id") {
                     Some(id) => id == api.app_id(),
@@ -144,10 +146,7 @@ impl Reconciler {
                     continue;
                 }
                 if let Some(order) = r.attr("merchant_order_id") {
-                    by_order
-                        .entry(order.to_string())
-                        .or_default()
-                        .push(r.record_key);
+                    by_order.entry(order.to_string()).or_default().push(r);
                 }
             }
             let ids: Vec<String> = by_order.keys().cloned().collect();
@@ -165,12 +164,18 @@ impl Reconciler {
                         continue;
                     };
                     for record in by_order.get(&info.merchant_order_id).into_iter().flatten() {
+                        let order_type = OrderType::parse(Some(kind), &mut BTreeSet::new());
+                        let view = PaymentView {
+                            lifecycle: PayStatus::parse(&status.name).lifecycle(&order_type),
+                            ..record.payment_view()
+                        };
                         let update = StatusUpdate {
                             provider: PROVIDER,
-                            record_key: record.clone(),
+                            record_key: record.record_key.clone(),
                             status: status.clone(),
                             flags: ["reconciled_by_bill_info".to_string()].into(),
                             at_ms: now * 1000,
+                            view,
                         };
                         if self.store.advance_status(&update).await? {
                             sum.records_reconciled += 1;

@@ -44,7 +44,9 @@ impl Reconciler {
                 sum.v2_checked += 1;
                 match api.record(account, &kind, &record.record_key, now).await {
                     Ok(r) => {
-                        let Some(update) = reconciled_update(&r, now * 1000) else {
+                        let Some(update) =
+                            reconciled_update(&r, &kind, &account.app_id, now * 1000)
+                        else {
                             continue;
                         };
                         if self.store.advance_status(&update).await? {

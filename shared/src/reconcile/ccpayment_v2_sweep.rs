@@ -233,7 +233,10 @@ impl Reconciler {
             let record = &listed.record;
             match known.get(&record.record_id) {
                 Some(held) => {
-                    let Some(update) = reconciled_update(record, run.now * 1000) else {
+                    let kind = swept_kind(list, listed);
+                    let app_id = &run.account.app_id;
+                    let Some(update) = reconciled_update(record, &kind, app_id, run.now * 1000)
+                    else {
                         continue;
                     };
                     if held.as_deref() == Some(update.status.name.as_str()) {

@@ -68,6 +68,10 @@ impl Reconciler {
         } else {
             confirmed.status
         };
+        let view = crate::lifecycle::PaymentView {
+            lifecycle: status.lifecycle(),
+            ..record.payment_view()
+        };
         let Some(status) = StatusChange::ranked(status.as_str(), status.rank()) else {
             return Ok(());
         };
@@ -81,6 +85,7 @@ impl Reconciler {
             status,
             flags,
             at_ms: now * 1000,
+            view,
         };
         if self.store.advance_status(&update).await? {
             sum.citypay_updated += 1;

@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -28,9 +29,11 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::attr::dynamo;
-use super::expr::{n, s, Expr};
+use super::expr::{n, s, update_expression, Expr};
+use super::payment::{payment_key, ViewWrite};
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK, STATE_SK};
 use super::Store;
+use crate::lifecycle::{PaymentView, TERMINAL_CLASH};
 
 /// A status the provider's model knows, with its place in the order of progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +76,8 @@ pub struct Delivery {
     /// The status comes from the provider's API, not from this notification: apply
     /// it even when the notification itself is a duplicate.
     pub reapply_status_on_duplicate: bool,
+    /// What the delivery says to the merchant, in the provider-agnostic lifecycle.
+    pub view: PaymentView,
 }
 
 impl Delivery {
@@ -104,6 +109,7 @@ impl Delivery {
             open_queue: None,
             needs_reconcile: false,
             reapply_status_on_duplicate: false,
+            view: PaymentView::default(),
         }
     }
 }
@@ -116,6 +122,8 @@ pub struct StatusUpdate {
     pub status: StatusChange,
     pub flags: BTreeSet<String>,
     pub at_ms: i64,
+    /// The view the status gives, with the refs and amounts the record carries.
+    pub view: PaymentView,
 }
 
 impl StatusChange {
@@ -188,21 +196,16 @@ impl Store {
     pub async fn record(&self, d: &Delivery) -> Result<Recorded, StoreError> {
         let pk = schema::record_pk(d.provider, &d.record_key);
         let event_item = self.event_item(d, &pk, &schema::event_sk(&d.event_id))?;
-        let mut advance = d.status.is_some();
+        let mut mode = first_mode(d);
+        let mut mixed_currency = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let items = self.transaction(d, &pk, event_item.clone(), advance)?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let err = match result {
+            let items = self.transaction(d, &pk, event_item.clone(), mode, mixed_currency)?;
+            let err = match self.transact(items).await {
                 Ok(_) => {
                     return Ok(Recorded::New {
-                        state_advanced: advance,
+                        state_advanced: mode == ViewWrite::Advance,
                     })
                 }
                 Err(e) => e,
@@ -223,25 +226,44 @@ impl Store {
                     }
                     return Ok(recorded);
                 }
-                Cancel::StaleStatus if advance => {
-                    advance = false;
+                Cancel::StaleState if mode != ViewWrite::Seen => {
+                    mode = next_mode(d, mode);
+                }
+                Cancel::OtherCurrency if !mixed_currency => {
+                    mixed_currency = true;
                 }
                 Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Cancel::Contended => return Err(StoreError::Contention(attempt)),
-                Cancel::StaleStatus | Cancel::Other => return Err(dynamo(err)),
+                Cancel::StaleState | Cancel::OtherCurrency | Cancel::Other => {
+                    return Err(dynamo(err))
+                }
             }
         }
     }
 
-    /// The event put and the state update, conditioned as described above.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    /// The event put, the state update and, when the view changes, the payment
+    /// update, conditioned as described above.
     fn transaction(
         &self,
         d: &Delivery,
         pk: &str,
         event_item: HashMap<String, AttributeValue>,
-        advance: bool,
+        mode: ViewWrite,
+        mixed_currency: bool,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -250,11 +272,28 @@ impl Store {
             .expression_attribute_names("#pk", PK)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()?;
-        let update = self.state_update(d, pk, advance, true)?;
-        Ok(vec![
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder().update(update).build(),
-        ])
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        items.extend(self.state_and_payment(d, pk, mode, mixed_currency, true)?);
+        Ok(items)
+    }
+
+    /// The state update and, unless nothing the merchant sees changes, the
+    /// payment update: always in this order, so a cancellation's reasons say which.
+    fn state_and_payment(
+        &self,
+        d: &Delivery,
+        pk: &str,
+        mode: ViewWrite,
+        mixed_currency: bool,
+        with_event: bool,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let state = self.state_update(d, pk, mode, with_event)?;
+        let mut items = vec![TransactWriteItem::builder().update(state).build()];
+        if mode != ViewWrite::Seen {
+            let payment = self.payment_update(d, mode, mixed_currency)?;
+            items.push(TransactWriteItem::builder().update(payment).build());
+        }
+        Ok(items)
     }
 
     /// The event item `record` puts for `d`, for writing it elsewhere under the same
@@ -272,7 +311,7 @@ impl Store {
     pub fn first_write_of(&self, d: &Delivery) -> Result<Vec<TransactWriteItem>, StoreError> {
         let pk = schema::record_pk(d.provider, &d.record_key);
         let event_item = self.event_item(d, &pk, &schema::event_sk(&d.event_id))?;
-        self.transaction(d, &pk, event_item, d.status.is_some())
+        self.transaction(d, &pk, event_item, first_mode(d), false)
     }
 
     fn event_item(
@@ -310,6 +349,7 @@ impl Store {
             status: Some(u.status.clone()),
             flags: u.flags.clone(),
             received_at_ms: u.at_ms,
+            view: u.view.clone(),
             ..Delivery::new(
                 u.provider,
                 u.record_key.clone(),
@@ -322,34 +362,32 @@ impl Store {
         self.advance_state(&d).await
     }
 
-    /// Applies `d.status` to the record's state without writing an event: for a
-    /// status confirmed after the event was stored (a duplicate callback).
+    /// Applies `d.status` to the record's state and payment without writing an
+    /// event: for a status confirmed after the event was stored (a duplicate
+    /// callback, the reconciler). Returns whether the status advanced.
     async fn advance_state(&self, d: &Delivery) -> Result<bool, StoreError> {
         if d.status.is_none() {
             return Ok(false);
         }
         let pk = schema::record_pk(d.provider, &d.record_key);
-        let u = self.state_update(d, &pk, true, false)?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(u.key))
-            .update_expression(u.update_expression)
-            .set_condition_expression(u.condition_expression)
-            .set_expression_attribute_names(u.expression_attribute_names)
-            .set_expression_attribute_values(u.expression_attribute_values)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
+        let mut mixed_currency = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let items =
+                self.state_and_payment(d, &pk, ViewWrite::Advance, mixed_currency, false)?;
+            let Err(err) = self.transact(items).await else {
+                return Ok(true);
+            };
+            match classify_reasons(&err, 0) {
+                Cancel::StaleState => return Ok(false),
+                Cancel::OtherCurrency if !mixed_currency => mixed_currency = true,
+                Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Cancel::Contended => return Err(StoreError::Contention(attempt)),
+                _ => return Err(dynamo(err)),
             }
-            Err(e) => Err(dynamo(e)),
         }
     }
 
@@ -357,7 +395,7 @@ impl Store {
         &self,
         d: &Delivery,
         pk: &str,
-        advance: bool,
+        mode: ViewWrite,
         with_event: bool,
     ) -> Result<Update, StoreError> {
         let mut e = Expr::default();
@@ -395,8 +433,17 @@ impl Store {
         let mut flags: Vec<String> = d.flags.iter().cloned().collect();
         let mut remove = Vec::new();
         let mut condition = None;
-        match (&d.status, advance) {
-            (Some(st), true) => {
+        let open = |e: &mut Expr, set: &mut Vec<String>| {
+            if let Some(queue) = &d.open_queue {
+                let q = e.name(OPEN_PK);
+                let qv = e.value(s(queue));
+                set.push(format!("{q} = if_not_exists({q}, {qv})"));
+                let since = e.name(OPEN_SINCE);
+                set.push(format!("{since} = if_not_exists({since}, {now})"));
+            }
+        };
+        match (&d.status, mode) {
+            (Some(st), ViewWrite::Advance) => {
                 set.push(format!("{} = {}", e.name("status"), e.value(s(&st.name))));
                 let rank_name = e.name("status_rank");
                 let rank = e.value(n(i64::from(st.rank)));
@@ -405,31 +452,34 @@ impl Store {
                 if st.terminal {
                     remove.push(e.name(OPEN_PK));
                     remove.push(e.name(OPEN_SINCE));
-                } else if let Some(queue) = &d.open_queue {
-                    let q = e.name(OPEN_PK);
-                    let qv = e.value(s(queue));
-                    set.push(format!("{q} = if_not_exists({q}, {qv})"));
-                    let since = e.name(OPEN_SINCE);
-                    set.push(format!("{since} = if_not_exists({since}, {now})"));
+                } else {
+                    open(&mut e, &mut set);
                 }
+                self.record_view(d, &mut e, &mut set, d.view.lifecycle);
                 condition = Some(format!(
                     "attribute_not_exists({rank_name}) OR {rank_name} < {rank}"
                 ));
             }
-            (Some(st), false) if st.terminal => {
-                // Only another terminal status outranks a terminal one: two different
-                // final answers for one record is worth a human's look.
-                flags.push("terminal_clash".to_string());
-            }
-            (None, _) if d.needs_reconcile => {
-                if let Some(queue) = &d.open_queue {
-                    let q = e.name(OPEN_PK);
-                    let qv = e.value(s(queue));
-                    set.push(format!("{q} = if_not_exists({q}, {qv})"));
-                    let since = e.name(OPEN_SINCE);
-                    set.push(format!("{since} = if_not_exists({since}, {now})"));
+            (_, ViewWrite::Create) => {
+                if d.needs_reconcile {
+                    open(&mut e, &mut set);
                 }
+                self.record_view(d, &mut e, &mut set, crate::lifecycle::Lifecycle::Unknown);
+                condition = Some(format!("attribute_not_exists({})", e.name(PK)));
             }
+            (Some(st), ViewWrite::Clash) => {
+                // Only another terminal status outranks a terminal one: two different
+                // final answers for one record is worth a human's look, once.
+                flags.push(TERMINAL_CLASH.to_string());
+                let f = e.name("flags");
+                let clash = e.value(s(TERMINAL_CLASH));
+                let status = e.name("status");
+                let name = e.value(s(&st.name));
+                condition = Some(format!(
+                    "attribute_exists({status}) AND {status} <> {name} AND NOT contains({f}, {clash})"
+                ));
+            }
+            (None, _) if d.needs_reconcile => open(&mut e, &mut set),
             _ => {}
         }
         if !flags.is_empty() {
@@ -439,13 +489,7 @@ impl Store {
                 e.value(AttributeValue::Ss(flags))
             ));
         }
-        let mut expression = format!("SET {}", set.join(", "));
-        if !add.is_empty() {
-            expression.push_str(&format!(" ADD {}", add.join(", ")));
-        }
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
+        let expression = update_expression(&set, &add, &remove);
         Ok(Update::builder()
             .table_name(&self.table)
             .key(PK, s(pk))
@@ -456,6 +500,58 @@ impl Store {
             .set_expression_attribute_values(Some(e.values))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .build()?)
+    }
+
+    /// The record's own share of the view, beside its raw status, and where its
+    /// payment item is.
+    fn record_view(
+        &self,
+        d: &Delivery,
+        e: &mut Expr,
+        set: &mut Vec<String>,
+        lifecycle: crate::lifecycle::Lifecycle,
+    ) {
+        let v = &d.view;
+        set.push(format!(
+            "{} = {}",
+            e.name("lifecycle"),
+            e.value(s(lifecycle.as_str()))
+        ));
+        set.push(format!(
+            "{} = {}",
+            e.name("direction"),
+            e.value(s(v.direction.as_str()))
+        ));
+        let (payment_pk, payment_sk) = payment_key(d);
+        set.push(format!(
+            "{} = {}",
+            e.name("payment_pk"),
+            e.value(s(payment_pk))
+        ));
+        set.push(format!(
+            "{} = {}",
+            e.name("payment_sk"),
+            e.value(s(payment_sk))
+        ));
+        let texts = [
+            ("merchant_ref", v.merchant_ref.clone()),
+            ("user_ref", v.user_ref.clone()),
+            ("payment_order", v.order.clone()),
+            ("currency", v.currency.clone()),
+            (
+                "amount_due",
+                v.amount_due.map(|a| a.normalize().to_string()),
+            ),
+            (
+                "amount_paid",
+                v.amount_paid.map(|a| a.normalize().to_string()),
+            ),
+        ];
+        for (name, value) in texts {
+            if let Some(value) = value {
+                set.push(format!("{} = {}", e.name(name), e.value(s(value))));
+            }
+        }
     }
 
     async fn duplicate_or_conflict(
@@ -499,9 +595,28 @@ impl Store {
 
 enum Cancel {
     Duplicate(Option<HashMap<String, AttributeValue>>),
-    StaleStatus,
+    /// The state's condition: a late status, a record that exists, a clash known.
+    StaleState,
+    /// The payment's condition: a paid payment in another currency than its order's.
+    OtherCurrency,
     Contended,
     Other,
+}
+
+/// The first attempt's view write: every later one only ever does less.
+fn first_mode(d: &Delivery) -> ViewWrite {
+    if d.status.is_some() {
+        ViewWrite::Advance
+    } else {
+        ViewWrite::Create
+    }
+}
+
+fn next_mode(d: &Delivery, failed: ViewWrite) -> ViewWrite {
+    match (failed, &d.status) {
+        (ViewWrite::Advance, Some(st)) if st.terminal => ViewWrite::Clash,
+        _ => ViewWrite::Seen,
+    }
 }
 
 fn classify<R>(err: &SdkError<TransactWriteItemsError, R>) -> Cancel {
@@ -510,13 +625,31 @@ fn classify<R>(err: &SdkError<TransactWriteItemsError, R>) -> Cancel {
         return Cancel::Other;
     };
     let reasons = tc.cancellation_reasons();
-    let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-    if code(0) == "ConditionalCheckFailed" {
+    if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
         let old = reasons.first().and_then(|r| r.item().cloned());
         return Cancel::Duplicate(old);
     }
-    if code(1) == "ConditionalCheckFailed" && code(0) == "None" {
-        return Cancel::StaleStatus;
+    classify_reasons(err, 1)
+}
+
+/// The state update's and the payment update's reasons, at `first` and `first + 1`.
+fn classify_reasons<R>(err: &SdkError<TransactWriteItemsError, R>, first: usize) -> Cancel {
+    let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error()
+    else {
+        return Cancel::Other;
+    };
+    let reasons = tc.cancellation_reasons();
+    let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+    let others_clear = |skip: usize| {
+        (0..reasons.len())
+            .filter(|i| *i != skip)
+            .all(|i| code(i) == "None")
+    };
+    if code(first) == "ConditionalCheckFailed" && others_clear(first) {
+        return Cancel::StaleState;
+    }
+    if code(first + 1) == "ConditionalCheckFailed" && others_clear(first + 1) {
+        return Cancel::OtherCurrency;
     }
     if reasons
         .iter()

@@ -29,6 +29,18 @@ impl Expr {
     }
 }
 
+/// `SET …[ ADD …][ REMOVE …]` from the clauses' parts; `set` is never empty.
+pub fn update_expression(set: &[String], add: &[String], remove: &[String]) -> String {
+    let mut expression = format!("SET {}", set.join(", "));
+    if !add.is_empty() {
+        expression.push_str(&format!(" ADD {}", add.join(", ")));
+    }
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    expression
+}
+
 pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

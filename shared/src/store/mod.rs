@@ -9,6 +9,7 @@ mod client;
 mod delivery;
 mod expr;
 mod open;
+pub mod payment;
 pub mod schema;
 pub mod sweep;
 pub mod windows;

@@ -10,6 +10,7 @@ use super::attr::{dynamo, AttrExt, Item};
 use super::expr::s;
 use super::schema::{OPEN_INDEX, OPEN_PK, OPEN_SINCE, PK, SK};
 use super::{Store, StoreError};
+use crate::lifecycle::{amount, Direction, Lifecycle, PaymentView};
 
 const ROUND_ROBIN_SK: &str = "recheck-cursor";
 
@@ -38,6 +39,28 @@ impl OpenRecord {
 
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.get(name).map(String::as_str)
+    }
+
+    /// The view the record's last write gave it, for a status found out later: the
+    /// caller sets what the new status means.
+    pub fn payment_view(&self) -> PaymentView {
+        let text = |name: &str| self.attr(name).map(str::to_string);
+        PaymentView {
+            direction: self
+                .attr("direction")
+                .and_then(Direction::parse)
+                .unwrap_or_default(),
+            lifecycle: self
+                .attr("lifecycle")
+                .and_then(Lifecycle::parse)
+                .unwrap_or_default(),
+            merchant_ref: text("merchant_ref"),
+            user_ref: text("user_ref"),
+            currency: text("currency"),
+            amount_due: amount(self.attrs.get("amount_due")),
+            amount_paid: amount(self.attrs.get("amount_paid")),
+            order: text("payment_order"),
+        }
     }
 }
 

@@ -179,6 +179,30 @@ pub async fn all_items(client: &Client, table: &str) -> Vec<Item> {
     }
 }
 
+/// Every payment item, as the merchant's systems read it.
+pub async fn payments(client: &Client, table: &str) -> Vec<shared::store::payment::Payment> {
+    all_items(client, table)
+        .await
+        .iter()
+        .filter_map(shared::store::payment::Payment::from_item)
+        .collect()
+}
+
+/// The payment a record belongs to, found through its state item.
+pub async fn payment_of_record(
+    client: &Client,
+    table: &str,
+    provider: &str,
+    record: &str,
+) -> shared::store::payment::Payment {
+    let state = state_item(client, table, provider, record).await.unwrap();
+    let key = |name: &str| state[name].as_s().unwrap().clone();
+    let item = get_item(client, table, &key("payment_pk"), &key("payment_sk"))
+        .await
+        .unwrap();
+    shared::store::payment::Payment::from_item(&item).unwrap()
+}
+
 pub fn of_type<'a>(items: &'a [Item], item_type: &str) -> Vec<&'a Item> {
     items
         .iter()
@@ -197,11 +221,21 @@ pub async fn state_item(
     provider: &str,
     record: &str,
 ) -> Option<Item> {
+    get_item(
+        client,
+        table,
+        &schema::record_pk(provider, record),
+        schema::STATE_SK,
+    )
+    .await
+}
+
+pub async fn get_item(client: &Client, table: &str, pk: &str, sk: &str) -> Option<Item> {
     client
         .get_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(schema::record_pk(provider, record)))
-        .key("sk", AttributeValue::S(schema::STATE_SK.into()))
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
         .consistent_read(true)
         .send()
         .await
