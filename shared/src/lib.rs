@@ -14,6 +14,7 @@ pub mod hashing;
 pub mod intake;
 pub mod lifecycle;
 pub mod logging;
+pub mod lookup;
 pub mod metrics;
 pub mod provider;
 pub mod receiver;

@@ -13,3 +13,14 @@ pub fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
     );
     resp
 }
+
+pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    let mut resp = Response::new(Body::Text(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

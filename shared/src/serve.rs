@@ -17,3 +17,16 @@ pub async fn run<P: Provider>() -> Result<(), Error> {
     }))
     .await
 }
+
+/// The Lambda loop of the payments lookup on the HTTP API.
+pub async fn run_lookup() -> Result<(), Error> {
+    crate::logging::init();
+    let config = crate::config::StoreConfig::from_env()?;
+    let client = crate::store::dynamodb_client().await;
+    let store = crate::store::Store::new(client, config.table_name, config.event_ttl_days);
+    let store = &store;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(crate::lookup::handle(store, &req).await)
+    }))
+    .await
+}

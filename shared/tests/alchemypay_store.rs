@@ -232,3 +232,35 @@ async fn token_is_read_from_the_last_path_segment_under_cargo_lambda_watch() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn the_lookup_shows_a_card_order_and_its_history_without_card_numbers_or_mail() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = alchemy_receiver(client.clone(), &table, "");
+    for name in ["init", "success", "init"] {
+        rx.handle(post("alchemypay", ALCHEMY_TOKEN, &body(name), None))
+            .await;
+    }
+    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let resp = shared::lookup::handle(&store, &get(&format!("/payments/{ORDER}"))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = body_text(&resp);
+    assert!(!text.contains("5554748800912345"), "{text}");
+    assert!(!text.contains('@'), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let p = &v["payments"][0];
+    assert_eq!(p["lifecycle"], "paid");
+    assert_eq!(p["provider"], "alchemypay");
+    assert_eq!(p["version"], 2);
+    assert_eq!(p["amount_due"], "61.91");
+    assert_eq!(p["currency"], "USDT");
+    let events = p["history"][0]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "INIT and SUCCESS, the repeat is one event");
+    assert!(events.iter().all(|e| e.get("body").is_none()));
+
+    // The same by provider and record id.
+    let resp = shared::lookup::handle(&store, &get(&format!("/payments/alchemypay/{ORDER}"))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let by_id: serde_json::Value = serde_json::from_str(&body_text(&resp)).unwrap();
+    assert_eq!(by_id["payments"][0]["version"], 2);
+}

@@ -599,3 +599,65 @@ async fn a_direct_deposit_is_found_by_the_users_reference() {
     assert_eq!(all[0].lifecycle, shared::lifecycle::Lifecycle::Paid);
     assert_eq!(all[0].amount_paid.unwrap().to_string(), "666");
 }
+
+#[tokio::test]
+async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_cannot() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    for body in [
+        deposit("p1", "shop/42", "success", "0.1", "DOGE"),
+        deposit("p2", "shop/42", "processing", "0.2", "DOGE"),
+        fixture("direct-deposit"),
+    ] {
+        assert_eq!(rx.handle_at(signed(&body, NOW), NOW).await.status(), 200);
+    }
+    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let json = |resp: lambda_http::Response<lambda_http::Body>| {
+        serde_json::from_str::<serde_json::Value>(&body_text(&resp)).unwrap()
+    };
+
+    // A reference with a slash, percent-encoded.
+    let resp = shared::lookup::handle(&store, &get("/payments/shop%2F42")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let v = json(resp);
+    let p = &v["payments"][0];
+    assert_eq!(p["merchant_ref"], "shop/42");
+    assert_eq!(p["lifecycle"], "underpaid");
+    assert_eq!(p["records"], serde_json::json!(["p1", "p2"]));
+    assert_eq!(p["history"].as_array().unwrap().len(), 2);
+    assert_eq!(p["history"][1]["status"], "processing");
+
+    let resp = shared::lookup::handle(&store, &get("/users/10192128173/payments")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(json(resp)["payments"][0]["amount_paid"], "666");
+
+    let resp = shared::lookup::handle(&store, &get("/payments/ccpayment/p2")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(json(resp)["payments"][0]["merchant_ref"], "shop/42");
+
+    for (path, status) in [
+        ("/payments/nobody", 404),
+        ("/payments/ccpayment/nothing", 404),
+        ("/users/nobody/payments", 404),
+        ("/payments/paypal/1", 400),
+        ("/payments/%FF", 400),
+        ("/payments/a%00b", 400),
+        ("/elsewhere", 404),
+    ] {
+        let resp = shared::lookup::handle(&store, &get(path)).await;
+        assert_eq!(resp.status(), status, "{path}");
+        assert!(json(resp)["error"].is_string(), "{path}");
+    }
+    let post = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/payments/shop%2F42")
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    assert_eq!(shared::lookup::handle(&store, &post).await.status(), 405);
+
+    // The table unreachable: a 5xx, never "not found".
+    let dead = shared::store::Store::new(dead_client().await, &table, 90);
+    let resp = shared::lookup::handle(&dead, &get("/payments/shop%2F42")).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

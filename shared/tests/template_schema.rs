@@ -314,8 +314,8 @@ fn every_function_has_a_route_or_a_schedule() {
     let fns = functions(&t);
     assert_eq!(
         fns.len(),
-        ALL.len() + 1,
-        "one function per provider, and the reconciler"
+        ALL.len() + 2,
+        "one function per provider, the reconciler and the lookup"
     );
     for (name, f) in fns {
         let events = f["Properties"]["Events"].as_mapping().unwrap();
@@ -426,4 +426,40 @@ fn every_alarm_notifies_the_topic() {
         strings(&a["Properties"]["AlarmActions"], &mut actions);
         assert_eq!(actions, vec!["AlarmTopic".to_string()], "{name:?}");
     }
+}
+
+#[test]
+fn the_lookup_is_signed_and_the_webhooks_are_not() {
+    let t = template();
+    assert_eq!(
+        t["Resources"]["WebhookApi"]["Properties"]["Auth"]["EnableIamAuthorizer"],
+        true
+    );
+    let mut lookups = 0;
+    for (name, f) in functions(&t) {
+        let events = f["Properties"]["Events"].as_mapping().unwrap();
+        for e in events.values().filter(|e| e["Type"] == "HttpApi") {
+            let p = &e["Properties"];
+            let path = p["Path"].as_str().unwrap();
+            if path.starts_with("/webhooks/") {
+                // A provider cannot sign with SigV4: each delivery authenticates itself.
+                assert!(p.get("Auth").is_none(), "{name} {path}");
+                assert_eq!(p["Method"], "POST", "{name} {path}");
+            } else {
+                assert_eq!(name, "PaymentsApiFunction", "{path}");
+                assert_eq!(p["Auth"]["Authorizer"], "AWS_IAM", "{path}");
+                assert_eq!(p["Method"], "GET", "{path}");
+                let parsed = shared::lookup::Lookup::from_path(
+                    &path
+                        .replace("{merchant_ref}", "m")
+                        .replace("{provider}", "ccpayment")
+                        .replace("{record_id}", "r")
+                        .replace("{user_ref}", "u"),
+                );
+                assert!(parsed.is_ok(), "{path}: {parsed:?}");
+                lookups += 1;
+            }
+        }
+    }
+    assert_eq!(lookups, 3);
 }

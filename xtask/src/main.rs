@@ -2,6 +2,8 @@
 //!
 //! cargo xtask create-table      create the table (TABLE_NAME) in DynamoDB Local
 //! cargo xtask records [PREFIX]  print every item, or those whose pk starts with PREFIX
+//! cargo xtask payment REF       the payment(s) under a merchant reference, with history;
+//!                               also `payment PROVIDER RECORD_ID`, `payment --user REF`
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
 //! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT and CCPayment's
 //!                               resend/bill API on PORT+1, for the local stack
@@ -22,11 +24,12 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create-table") => create_table().await,
         Some("records") => records(args.get(1).map(String::as_str)).await,
+        Some("payment") => payment(args.get(1..).unwrap_or_default()).await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -50,6 +53,20 @@ async fn create_table() -> Result<()> {
     shared::store::schema::create_table(&client, &table).await?;
     println!("table {table} ready");
     Ok(())
+}
+
+/// The same answer as `GET /payments/...`, for operators.
+async fn payment(args: &[String]) -> Result<()> {
+    let lookup = shared::lookup::Lookup::from_args(args)?;
+    let store =
+        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
+    match shared::lookup::find(&store, &lookup).await? {
+        Some(answer) => {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(())
+        }
+        None => Err("no payment under that reference".into()),
+    }
 }
 
 async fn records(prefix: Option<&str>) -> Result<()> {

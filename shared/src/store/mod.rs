@@ -8,6 +8,7 @@ pub mod budget;
 mod client;
 mod delivery;
 mod expr;
+pub mod lookup;
 mod open;
 pub mod payment;
 pub mod schema;

@@ -151,6 +151,15 @@ pub fn fixture_of(provider: &str, name: &str) -> Vec<u8> {
     bytes
 }
 
+/// A GET on the lookup's routes, as API Gateway passes it on.
+pub fn get(path: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(path)
+        .body(Body::Empty)
+        .unwrap()
+}
+
 pub fn body_text(resp: &lambda_http::Response<Body>) -> String {
     match resp.body() {
         Body::Text(t) => t.clone(),

@@ -1,0 +1,6 @@
+//! Wiring only: the payments lookup on the HTTP API, built once per cold start.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::serve::run_lookup().await
+}
