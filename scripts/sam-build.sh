@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `sam build` for the whole application: the four functions as arm64 release
+# `sam build` for the whole application: every function as arm64 release
 # binaries built by cargo-lambda (zig links for aarch64; no Docker). Installs what
 # is missing first. Extra arguments go to `sam build`.
 set -euo pipefail

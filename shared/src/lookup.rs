@@ -156,28 +156,38 @@ impl EventView {
     fn from_item(item: &Item) -> Option<Self> {
         let mut v: EventView = serde_dynamo::from_item(item.clone()).ok()?;
         v.conflict = item.text("item_type") == Some("conflict");
-        v.refs = safe(std::mem::take(&mut v.refs));
-        v.details = safe(std::mem::take(&mut v.details));
+        v.refs = without_mail(std::mem::take(&mut v.refs));
+        v.details = masked(without_mail(std::mem::take(&mut v.details)));
         Some(v)
     }
 }
 
-/// E-mail addresses out, anything shaped like a card number masked.
-fn safe(map: BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn without_mail(map: BTreeMap<String, String>) -> BTreeMap<String, String> {
     map.into_iter()
         .filter(|(k, v)| !k.to_ascii_lowercase().contains("mail") && !v.contains('@'))
+        .collect()
+}
+
+/// Details are free text from the provider: anything shaped like a card number (13
+/// to 19 digits, Luhn-valid or not) is masked. References are ids and stay whole.
+fn masked(map: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    map.into_iter()
         .map(|(k, v)| {
-            let digits = v.chars().filter(char::is_ascii_digit).count();
-            let card_like = (13..=19).contains(&digits)
-                && v.chars()
-                    .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
-            if card_like {
-                (k, crate::alchemypay::redact::mask_pan(&v))
+            if is_card_number(&v) {
+                let m = crate::alchemypay::redact::mask_pan(&v);
+                (k, m)
             } else {
                 (k, v)
             }
         })
         .collect()
+}
+
+fn is_card_number(v: &str) -> bool {
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    (13..=19).contains(&digits)
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
 }
 
 fn history(record_id: &str, items: RecordItems) -> RecordHistory {
@@ -342,9 +352,11 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let out = safe(map);
+        let out = masked(without_mail(map));
         assert_eq!(out.len(), 2);
         assert_eq!(out["number"], "411111******1111");
         assert_eq!(out["chain"], "BSC");
+        assert!(is_card_number("5554748800912345"));
+        assert!(!is_card_number("4111"));
     }
 }

@@ -257,6 +257,10 @@ async fn the_lookup_shows_a_card_order_and_its_history_without_card_numbers_or_m
     let events = p["history"][0]["events"].as_array().unwrap();
     assert_eq!(events.len(), 2, "INIT and SUCCESS, the repeat is one event");
     assert!(events.iter().all(|e| e.get("body").is_none()));
+    assert_eq!(
+        events[0]["refs"]["card_id"], "1232330814012345678",
+        "ids are not card numbers"
+    );
 
     // The same by provider and record id.
     let resp = shared::lookup::handle(&store, &get(&format!("/payments/alchemypay/{ORDER}"))).await;
