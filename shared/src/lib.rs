@@ -17,6 +17,7 @@ pub mod logging;
 pub mod lookup;
 pub mod metrics;
 pub mod provider;
+pub mod publish;
 pub mod receiver;
 pub mod reconcile;
 pub mod request;

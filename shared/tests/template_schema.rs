@@ -314,16 +314,16 @@ fn every_function_has_a_route_or_a_schedule() {
     let fns = functions(&t);
     assert_eq!(
         fns.len(),
-        ALL.len() + 2,
-        "one function per provider, the reconciler and the lookup"
+        ALL.len() + 3,
+        "one function per provider, the reconciler, the lookup and the publisher"
     );
     for (name, f) in fns {
         let events = f["Properties"]["Events"].as_mapping().unwrap();
         assert!(
-            events
-                .values()
-                .any(|e| e["Type"] == "HttpApi" || e["Type"] == "ScheduleV2"),
-            "{name} has neither a route nor a schedule"
+            events.values().any(|e| e["Type"] == "HttpApi"
+                || e["Type"] == "ScheduleV2"
+                || e["Type"] == "DynamoDB"),
+            "{name} has neither a route, a schedule nor a stream"
         );
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
     }
@@ -361,6 +361,11 @@ fn no_iam_statement_has_a_wildcard() {
             "{name}: statement without action or resource"
         );
         for s in found {
+            // The one exception: the objects of a bucket this stack owns (the
+            // stream mapping names its failure records itself).
+            if s == "${PublisherFailures.Arn}/*" {
+                continue;
+            }
             assert!(!s.contains('*'), "{name}: wildcard in {s:?}");
         }
     }
@@ -462,4 +467,58 @@ fn the_lookup_is_signed_and_the_webhooks_are_not() {
         }
     }
     assert_eq!(lookups, 3);
+}
+
+#[test]
+fn the_stream_mapping_can_never_block_a_shard_for_a_day() {
+    let t = template();
+    assert_eq!(
+        t["Resources"]["PaymentsTable"]["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    let f = &t["Resources"]["PublisherFunction"]["Properties"];
+    let e = &f["Events"]["Stream"]["Properties"];
+    let param = |v: &Value| -> i64 {
+        let Value::Tagged(tag) = v else {
+            return v.as_i64().unwrap();
+        };
+        let name = tag.value.as_str().unwrap();
+        t["Parameters"][name]["Default"].as_i64().unwrap()
+    };
+    let retries = param(&e["MaximumRetryAttempts"]);
+    assert!((0..=100).contains(&retries), "{retries}");
+    let age = param(&e["MaximumRecordAgeInSeconds"]);
+    assert!((60..86_400).contains(&age), "{age}");
+    assert_eq!(e["BisectBatchOnFunctionError"], true);
+    assert_eq!(e["ParallelizationFactor"], 1, "per-payment order");
+    assert_eq!(e["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    let mut dest = Vec::new();
+    strings(
+        &e["DestinationConfig"]["OnFailure"]["Destination"],
+        &mut dest,
+    );
+    assert_eq!(dest, ["PublisherFailures.Arn"]);
+    assert_eq!(
+        t["Resources"]["PublisherFailures"]["Type"], "AWS::S3::Bucket",
+        "keeps the whole failed invocation, not only its position"
+    );
+    // The filter passes payment changes, and nothing else reaches the function.
+    let pattern: serde_json::Value = serde_json::from_str(
+        e["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pattern["eventName"],
+        serde_json::json!(["INSERT", "MODIFY"])
+    );
+    assert_eq!(
+        pattern["dynamodb"]["NewImage"]["item_type"]["S"],
+        serde_json::json!([shared::store::payment::ITEM_TYPE])
+    );
+    let vars = &f["Environment"]["Variables"];
+    let mut bus = Vec::new();
+    strings(&vars["EVENT_BUS_NAME"], &mut bus);
+    assert_eq!(bus, ["PaymentEventBus"]);
 }

@@ -1,0 +1,240 @@
+//! From a stream record to the event the merchant receives, or to nothing.
+//!
+//! One event per version of a payment: only a payment item's `INSERT` or `MODIFY`
+//! whose `version` grew is published. Events, states, the reconciler's items and
+//! TTL removals never are. The event is a pure function of the stream record, so a
+//! redelivered record gives the same `event_id` and the same content.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_sdk_dynamodb::types::AttributeValue;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::lifecycle::{Direction, Lifecycle};
+use crate::store::payment::{Payment, ITEM_TYPE};
+
+/// The `detail` of a payment event on the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentEvent {
+    /// Stable across redeliveries: the payment and its version.
+    pub event_id: String,
+    /// Grows by one with every change of this payment; 1 is its first event.
+    pub version: u64,
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_ref: Option<String>,
+    /// The record that changed; `records` lists every record of the payment.
+    pub record_id: String,
+    pub records: Vec<String>,
+    pub direction: Direction,
+    pub lifecycle: Lifecycle,
+    pub is_final: bool,
+    pub provider_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_due: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_paid: Option<Decimal>,
+    pub flags: Vec<String>,
+    /// When the change was stored, epoch milliseconds.
+    pub changed_at_ms: i64,
+    /// Re-published from the table by an operator, not fresh from the stream.
+    pub redelivery: bool,
+}
+
+impl PaymentEvent {
+    pub fn of(payment: Payment, redelivery: bool) -> Self {
+        Self {
+            event_id: event_id(&payment.key.0, &payment.key.1, payment.version),
+            version: payment.version,
+            provider: payment.provider,
+            merchant_ref: payment.merchant_ref,
+            user_ref: payment.user_ref,
+            record_id: payment.record_id,
+            records: payment.records,
+            direction: payment.direction,
+            lifecycle: payment.lifecycle,
+            is_final: payment.is_final,
+            provider_status: payment.provider_status,
+            currency: payment.currency,
+            amount_due: payment.amount_due,
+            amount_paid: payment.amount_paid,
+            flags: payment.flags,
+            changed_at_ms: payment.changed_at_ms,
+            redelivery,
+        }
+    }
+
+    /// `payment.<lifecycle>`: what a rule matches on.
+    pub fn detail_type(&self) -> String {
+        format!("payment.{}", self.lifecycle.as_str())
+    }
+}
+
+/// Short enough for every consumer's dedupe key (SQS FIFO allows 128 characters),
+/// and the same for the same payment and version wherever it is computed.
+pub fn event_id(pk: &str, sk: &str, version: u64) -> String {
+    let digest = crate::hashing::sha256_hex(format!("{pk}\n{sk}").as_bytes());
+    format!("{}-v{version}", digest.get(..32).unwrap_or(&digest))
+}
+
+/// What a stream record comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Publish(Box<PaymentEvent>),
+    Skip(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    /// Never dropped: reported as a failure, so the batch retries and, in the end,
+    /// the on-failure destination keeps it.
+    #[error("payment item in the stream cannot be read (pk {0})")]
+    Unreadable(String),
+}
+
+fn image(item: &serde_dynamo::Item) -> HashMap<String, AttributeValue> {
+    item.clone().into()
+}
+
+fn version_of(item: &HashMap<String, AttributeValue>) -> u64 {
+    item.get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn decide(record: &EventRecord) -> Result<Decision, DecisionError> {
+    if record.event_name != "INSERT" && record.event_name != "MODIFY" {
+        return Ok(Decision::Skip("removal"));
+    }
+    let new = image(&record.change.new_image);
+    if new
+        .get("item_type")
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        != Some(ITEM_TYPE)
+    {
+        return Ok(Decision::Skip("not a payment"));
+    }
+    let old = image(&record.change.old_image);
+    if version_of(&new) <= version_of(&old) {
+        return Ok(Decision::Skip("version unchanged"));
+    }
+    let pk = new
+        .get("pk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let payment = Payment::from_item(&new).ok_or(DecisionError::Unreadable(pk))?;
+    Ok(Decision::Publish(Box::new(PaymentEvent::of(
+        payment, false,
+    ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(name: &str, new: serde_json::Value, old: serde_json::Value) -> EventRecord {
+        let mut r = json!({
+            "eventID": "1", "eventName": name, "awsRegion": "us-east-1",
+            "eventSource": "aws:dynamodb", "eventVersion": "1.1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_796_000_000.0,
+                "Keys": {"pk": {"S": "x"}, "sk": {"S": "y"}},
+                "SequenceNumber": "100", "SizeBytes": 10,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        });
+        if !new.is_null() {
+            r["dynamodb"]["NewImage"] = new;
+        }
+        if !old.is_null() {
+            r["dynamodb"]["OldImage"] = old;
+        }
+        serde_json::from_value(r).unwrap()
+    }
+
+    fn payment(version: u64, lifecycle: &str) -> serde_json::Value {
+        json!({
+            "pk": {"S": "ref#ord-1"}, "sk": {"S": "ccpayment#order#app#ord-1"},
+            "item_type": {"S": "payment"}, "provider": {"S": "ccpayment"},
+            "merchant_ref": {"S": "ord-1"}, "direction": {"S": "incoming"},
+            "rule": {"S": "summed"}, "last_lifecycle": {"S": lifecycle},
+            "provider_status": {"S": "success"}, "last_record": {"S": "r1"},
+            "records": {"SS": ["r1"]}, "paid_total": {"N": "0.3"},
+            "amount_due": {"S": "0.3"}, "currency": {"S": "DOGE"},
+            "version": {"N": version.to_string()}, "changed_at_ms": {"N": "1796000000000"}
+        })
+    }
+
+    #[test]
+    fn one_event_per_new_version_and_nothing_else() {
+        let first = decide(&record("INSERT", payment(1, "paid"), json!(null))).unwrap();
+        let Decision::Publish(e) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(e.version, 1);
+        assert_eq!(e.lifecycle, Lifecycle::Paid, "summed: 0.3 of 0.3");
+        assert_eq!(e.detail_type(), "payment.paid");
+        assert_eq!(
+            e.event_id,
+            event_id("ref#ord-1", "ccpayment#order#app#ord-1", 1)
+        );
+        assert!(e.event_id.len() <= 40);
+        assert!(!e.redelivery);
+
+        let next = decide(&record("MODIFY", payment(2, "paid"), payment(1, "paid"))).unwrap();
+        assert!(matches!(next, Decision::Publish(ref e) if e.version == 2));
+
+        for (name, new, old, why) in [
+            (
+                "MODIFY",
+                payment(2, "paid"),
+                payment(2, "paid"),
+                "version unchanged",
+            ),
+            ("REMOVE", json!(null), payment(2, "paid"), "removal"),
+            (
+                "INSERT",
+                json!({"pk": {"S": "ccpayment#1"}, "item_type": {"S": "event"}}),
+                json!(null),
+                "not a payment",
+            ),
+            (
+                "MODIFY",
+                json!({"pk": {"S": "ccpayment#1"}, "item_type": {"S": "state"}, "version": {"N": "9"}}),
+                json!(null),
+                "not a payment",
+            ),
+        ] {
+            assert_eq!(
+                decide(&record(name, new, old)).unwrap(),
+                Decision::Skip(why)
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_record_twice_is_the_same_event() {
+        let r = record("MODIFY", payment(3, "paid"), payment(2, "paid"));
+        assert_eq!(decide(&r).unwrap(), decide(&r.clone()).unwrap());
+    }
+
+    #[test]
+    fn an_unreadable_payment_is_an_error_never_a_skip() {
+        let mut broken = payment(1, "paid");
+        broken["last_lifecycle"] = json!({"S": "nonsense"});
+        assert_eq!(
+            decide(&record("INSERT", broken, json!(null))),
+            Err(DecisionError::Unreadable("ref#ord-1".into()))
+        );
+    }
+}
