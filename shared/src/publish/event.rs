@@ -9,40 +9,19 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
-use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::lifecycle::{Direction, Lifecycle};
 use crate::store::payment::{Payment, ITEM_TYPE};
 
-/// The `detail` of a payment event on the bus.
+/// The `detail` of a payment event on the bus: the payment's view (the lookup's
+/// fields, without the history) and what makes it an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentEvent {
     /// Stable across redeliveries: the payment and its version.
     pub event_id: String,
-    /// Grows by one with every change of this payment; 1 is its first event.
-    pub version: u64,
-    pub provider: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merchant_ref: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_ref: Option<String>,
-    /// The record that changed; `records` lists every record of the payment.
-    pub record_id: String,
-    pub records: Vec<String>,
-    pub direction: Direction,
-    pub lifecycle: Lifecycle,
-    pub is_final: bool,
-    pub provider_status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount_due: Option<Decimal>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount_paid: Option<Decimal>,
-    pub flags: Vec<String>,
-    /// When the change was stored, epoch milliseconds.
-    pub changed_at_ms: i64,
+    /// `version` grows by one with every change of this payment; 1 is its first.
+    #[serde(flatten)]
+    pub payment: Payment,
     /// Re-published from the table by an operator, not fresh from the stream.
     pub redelivery: bool,
 }
@@ -51,28 +30,14 @@ impl PaymentEvent {
     pub fn of(payment: Payment, redelivery: bool) -> Self {
         Self {
             event_id: event_id(&payment.key.0, &payment.key.1, payment.version),
-            version: payment.version,
-            provider: payment.provider,
-            merchant_ref: payment.merchant_ref,
-            user_ref: payment.user_ref,
-            record_id: payment.record_id,
-            records: payment.records,
-            direction: payment.direction,
-            lifecycle: payment.lifecycle,
-            is_final: payment.is_final,
-            provider_status: payment.provider_status,
-            currency: payment.currency,
-            amount_due: payment.amount_due,
-            amount_paid: payment.amount_paid,
-            flags: payment.flags,
-            changed_at_ms: payment.changed_at_ms,
+            payment,
             redelivery,
         }
     }
 
     /// `payment.<lifecycle>`: what a rule matches on.
     pub fn detail_type(&self) -> String {
-        format!("payment.{}", self.lifecycle.as_str())
+        format!("payment.{}", self.payment.lifecycle.as_str())
     }
 }
 
@@ -140,6 +105,7 @@ pub fn decide(record: &EventRecord) -> Result<Decision, DecisionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::Lifecycle;
     use serde_json::json;
 
     fn record(name: &str, new: serde_json::Value, old: serde_json::Value) -> EventRecord {
@@ -181,8 +147,8 @@ mod tests {
         let Decision::Publish(e) = first else {
             panic!("{first:?}")
         };
-        assert_eq!(e.version, 1);
-        assert_eq!(e.lifecycle, Lifecycle::Paid, "summed: 0.3 of 0.3");
+        assert_eq!(e.payment.version, 1);
+        assert_eq!(e.payment.lifecycle, Lifecycle::Paid, "summed: 0.3 of 0.3");
         assert_eq!(e.detail_type(), "payment.paid");
         assert_eq!(
             e.event_id,
@@ -192,7 +158,7 @@ mod tests {
         assert!(!e.redelivery);
 
         let next = decide(&record("MODIFY", payment(2, "paid"), payment(1, "paid"))).unwrap();
-        assert!(matches!(next, Decision::Publish(ref e) if e.version == 2));
+        assert!(matches!(next, Decision::Publish(ref e) if e.payment.version == 2));
 
         for (name, new, old, why) in [
             (

@@ -71,7 +71,7 @@ impl Publisher {
             crate::config::optional("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_SOURCE.to_string());
         let config = crate::store::sdk_config().await;
         Ok(Self::new(
-            aws_sdk_eventbridge::Client::new(&config),
+            aws_sdk_eventbridge::Client::new(config),
             bus,
             source,
             Metrics::from_env(),
@@ -205,7 +205,7 @@ impl Publisher {
             .detail_type(event.detail_type())
             .detail(detail)
             .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(
-                event.changed_at_ms,
+                event.payment.changed_at_ms,
             ))
             .build())
     }
