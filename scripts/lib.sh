@@ -51,9 +51,38 @@ start_dynamodb() {
   exit 1
 }
 
+# start_moto PORT LOGFILE: moto's server mode (PyPI) as the local EventBridge and
+# SQS, sets MOTO_PID and points the SDK's EventBridge and SQS clients at it.
+start_moto() {
+  local port="$1" logfile="$2"
+  if ! command -v moto_server >/dev/null; then
+    log "installing moto's server (PyPI)"
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5.1,<6"
+    hash -r
+  fi
+  moto_server -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 120); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then
+      export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port"
+      export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+      return 0
+    fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+      echo "moto_server exited; see $logfile" >&2
+      cat "$logfile" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "moto_server did not start on port $port within 60 s" >&2
+  exit 1
+}
+
 # Credentials and region for DynamoDB Local; it accepts any values.
 use_local_aws() {
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$1"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
   export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, and the storage tests against a private DynamoDB
-# Local on a free port, which is stopped afterwards. Extra arguments go to cargo test.
+# Local (which also serves its stream) and moto's server as EventBridge and SQS, on
+# free ports, stopped afterwards. Extra arguments go to cargo test.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -9,8 +10,11 @@ port="$(free_port)"
 mkdir -p "$CARGO_TARGET_DIR"
 log "starting DynamoDB Local on port $port"
 start_dynamodb "$port" "$CARGO_TARGET_DIR/dynamodb-local-test.log"
-trap 'kill "$DYNAMODB_PID" 2>/dev/null || true' EXIT
 use_local_aws "$port"
+moto_port="$(free_port)"
+log "starting moto (EventBridge, SQS) on port $moto_port"
+start_moto "$moto_port" "$CARGO_TARGET_DIR/moto-test.log"
+trap 'kill "$DYNAMODB_PID" "$MOTO_PID" 2>/dev/null || true' EXIT
 
 log "cargo test --workspace"
 out="$CARGO_TARGET_DIR/test-output.log"

@@ -8,3 +8,4 @@ pub mod ccpayment;
 pub mod ccpayment_v2;
 pub mod citypay;
 pub mod secretsmanager;
+pub mod stream;

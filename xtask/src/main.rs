@@ -50,7 +50,7 @@ fn table_name() -> Result<String> {
 async fn create_table() -> Result<()> {
     let client = shared::store::dynamodb_client().await;
     let table = table_name()?;
-    shared::store::schema::create_table(&client, &table).await?;
+    shared::store::schema::create_table_with_stream(&client, &table).await?;
     println!("table {table} ready");
     Ok(())
 }

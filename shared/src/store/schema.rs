@@ -3,7 +3,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -42,9 +43,23 @@ pub fn conflict_sk(event_id: &[String], content_sha256: &str) -> String {
     format!("conflict#{}#{content_sha256}", joined(event_id))
 }
 
-/// Creates the table as the template does; an existing table is left alone.
-/// Used by the local stack and the tests, never in the cloud.
+/// Creates the table as the template does, but without its stream; an existing
+/// table is left alone. Used by the tests, never in the cloud.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    create(client, table, false).await
+}
+
+/// The table with its stream (`NEW_AND_OLD_IMAGES`), as the template declares it:
+/// for the local stack and the tests of events out. DynamoDB Local keeps every
+/// stream record in memory and slows down with them, so other tests go without.
+pub async fn create_table_with_stream(
+    client: &Client,
+    table: &str,
+) -> Result<(), aws_sdk_dynamodb::Error> {
+    create(client, table, true).await
+}
+
+async fn create(client: &Client, table: &str, stream: bool) -> Result<(), aws_sdk_dynamodb::Error> {
     let attr = |name: &str, ty: ScalarAttributeType| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -78,6 +93,16 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
         .global_secondary_indexes(open_index)
+        .set_stream_specification(if stream {
+            Some(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()?,
+            )
+        } else {
+            None
+        })
         .send()
         .await;
     match result {

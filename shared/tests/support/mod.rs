@@ -57,16 +57,30 @@ pub async fn client_for(endpoint: &str) -> Client {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A new, empty table in the shared DynamoDB Local.
-pub async fn fresh_table() -> (Client, String) {
-    let client = client_for(&endpoint()).await;
-    let table = format!(
+fn table_name() -> String {
+    format!(
         "t{}-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst),
         shared::clock::now_ms()
-    );
+    )
+}
+
+/// A new, empty table in the shared DynamoDB Local.
+pub async fn fresh_table() -> (Client, String) {
+    let client = client_for(&endpoint()).await;
+    let table = table_name();
     schema::create_table(&client, &table).await.unwrap();
+    (client, table)
+}
+
+/// The same, with the table's stream on.
+pub async fn fresh_table_with_stream() -> (Client, String) {
+    let client = client_for(&endpoint()).await;
+    let table = table_name();
+    schema::create_table_with_stream(&client, &table)
+        .await
+        .unwrap();
     (client, table)
 }
 

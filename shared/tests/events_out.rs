@@ -1,0 +1,287 @@
+//! Events out, end to end on local stand-ins: receivers write to DynamoDB Local,
+//! a poller plays Lambda's event-source mapping on its stream and runs the real
+//! publisher, which puts events on an EventBridge bus of moto's server; a rule
+//! sends them to an SQS queue, read with the real SDK client.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use shared::metrics::Metrics;
+use shared::publish::Publisher;
+use support::*;
+use testkit::stream::StreamPoller;
+
+struct Bus {
+    eventbridge: aws_sdk_eventbridge::Client,
+    sqs: aws_sdk_sqs::Client,
+    bus: String,
+    queue_url: String,
+}
+
+/// A bus with a rule sending every payment event to a new queue.
+async fn bus(name: &str) -> Bus {
+    let config = shared::store::sdk_config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let unique = format!("{name}-{}", shared::clock::now_ms());
+    eventbridge
+        .create_event_bus()
+        .name(&unique)
+        .send()
+        .await
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&unique)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    eventbridge
+        .put_rule()
+        .event_bus_name(&unique)
+        .name("payments-to-queue")
+        .event_pattern(r#"{"source":["payment-webhooks"],"detail-type":[{"prefix":"payment."}]}"#)
+        .send()
+        .await
+        .unwrap();
+    eventbridge
+        .put_targets()
+        .event_bus_name(&unique)
+        .rule("payments-to-queue")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Bus {
+        eventbridge,
+        sqs,
+        bus: unique,
+        queue_url,
+    }
+}
+
+/// Every message on the queue until it stays empty for a moment.
+async fn drain(b: &Bus) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 3 {
+        let r = b
+            .sqs
+            .receive_message()
+            .queue_url(&b.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        if r.messages().is_empty() {
+            empty += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        for m in r.messages() {
+            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            b.sqs
+                .delete_message()
+                .queue_url(&b.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    out
+}
+
+async fn poller(client: &aws_sdk_dynamodb::Client, table: &str) -> StreamPoller {
+    let streams = aws_sdk_dynamodbstreams::Client::new(shared::store::sdk_config().await);
+    StreamPoller::new(client, streams, table).await.unwrap()
+}
+
+/// Until the stream has nothing left for the handler.
+async fn run(p: &mut StreamPoller, publisher: &Publisher) {
+    for _ in 0..10 {
+        p.poll_once(|e| async move {
+            publisher
+                .handle(e)
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        })
+        .await
+        .unwrap();
+    }
+}
+
+fn deposit(record: &str, status: &str, paid: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&fixture("api-deposit")).unwrap();
+    v["record_id"] = record.into();
+    v["pay_status"] = status.into();
+    v["paid_amount"] = paid.into();
+    v["order_amount"] = "0.3".into();
+    v["extend"]["merchant_order_id"] = "ord-55".into();
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[tokio::test]
+async fn every_change_is_one_event_in_order_and_a_redelivery_has_the_same_id() {
+    let (client, table) = fresh_table_with_stream().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let b = bus("out").await;
+    let (metrics, docs) = Metrics::memory();
+    let publisher = Publisher::new(b.eventbridge.clone(), &b.bus, "payment-webhooks", metrics);
+
+    for body in [
+        deposit("r1", "pending", "0.1"),
+        deposit("r1", "success", "0.1"),
+        deposit("r1", "success", "0.1"), // a duplicate: no change, no event
+        deposit("r1", "processing", "0.1"), // late: no change, no event
+        deposit("r2", "success", "0.2"),
+        fixture("direct-deposit"),
+    ] {
+        assert_eq!(rx.handle_at(signed(&body, NOW), NOW).await.status(), 200);
+    }
+    let mut p = poller(&client, &table).await;
+    run(&mut p, &publisher).await;
+    assert_eq!(p.pending(), 0);
+
+    let events = drain(&b).await;
+    let mut by_ref: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for e in &events {
+        assert_eq!(e["source"], "payment-webhooks");
+        let d = &e["detail"];
+        let key = d["merchant_ref"]
+            .as_str()
+            .or(d["user_ref"].as_str())
+            .unwrap()
+            .to_string();
+        by_ref.entry(key).or_default().push((
+            d["version"].as_u64().unwrap(),
+            e["detail-type"].as_str().unwrap().to_string(),
+        ));
+        assert!(d.get("body").is_none());
+    }
+    assert_eq!(
+        by_ref["ord-55"],
+        [
+            (1, "payment.processing".to_string()),
+            (2, "payment.underpaid".to_string()),
+            (3, "payment.paid".to_string())
+        ],
+        "every version once, in order"
+    );
+    assert_eq!(by_ref["10192128173"], [(1, "payment.paid".to_string())]);
+    assert_eq!(
+        events.len(),
+        4,
+        "nothing for duplicates, late statuses, events or states"
+    );
+    let paid = events.iter().find(|e| e["detail"]["version"] == 3).unwrap();
+    assert_eq!(paid["detail"]["amount_paid"], "0.3");
+    assert_eq!(paid["detail"]["is_final"], true);
+    assert_eq!(shared::metrics::total(&docs, "EventsPublished"), 4.0);
+    assert!(
+        shared::metrics::total(&docs, "PutEventsRequests") <= 2.0,
+        "batched: {}",
+        shared::metrics::total(&docs, "PutEventsRequests")
+    );
+
+    // The stream read again from its start (a redelivery): the same event ids.
+    let first_ids: Vec<String> = events
+        .iter()
+        .map(|e| e["detail"]["event_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut again = poller(&client, &table).await;
+    run(&mut again, &publisher).await;
+    let mut second_ids: Vec<String> = drain(&b)
+        .await
+        .iter()
+        .map(|e| e["detail"]["event_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = first_ids.clone();
+    sorted.sort();
+    second_ids.sort();
+    assert_eq!(
+        second_ids, sorted,
+        "a consumer deduping by event_id sees nothing new"
+    );
+}
+
+#[tokio::test]
+async fn a_bus_that_refuses_loses_nothing_the_batch_retries_from_the_first_event_not_published() {
+    let (client, table) = fresh_table_with_stream().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let b = bus("outage").await;
+    let (metrics, docs) = Metrics::memory();
+    // A bus that does not exist: every PutEvents is refused.
+    let down = Publisher::new(
+        b.eventbridge.clone(),
+        "no-such-bus",
+        "payment-webhooks",
+        metrics,
+    );
+    for i in 0..25 {
+        let body = deposit(&format!("o{i}"), "success", "0.3")
+            .into_iter()
+            .collect::<Vec<u8>>();
+        let body = String::from_utf8(body)
+            .unwrap()
+            .replace("ord-55", &format!("ord-{i}"));
+        assert_eq!(
+            rx.handle_at(signed(body.as_bytes(), NOW), NOW)
+                .await
+                .status(),
+            200
+        );
+    }
+    let mut p = poller(&client, &table).await;
+    run(&mut p, &down).await;
+    assert!(
+        p.pending() > 0,
+        "nothing acknowledged while the bus refuses"
+    );
+    assert!(p.failed_invocations > 0);
+    assert!(shared::metrics::total(&docs, "PublishFailures") >= 1.0);
+    assert!(drain(&b).await.is_empty());
+
+    // The bus is back: everything goes out, once each.
+    let up = Publisher::new(
+        b.eventbridge.clone(),
+        &b.bus,
+        "payment-webhooks",
+        Metrics::memory().0,
+    );
+    run(&mut p, &up).await;
+    assert_eq!(p.pending(), 0);
+    let events = drain(&b).await;
+    let mut refs: Vec<String> = events
+        .iter()
+        .map(|e| e["detail"]["merchant_ref"].as_str().unwrap().to_string())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert_eq!(refs.len(), 25, "every payment published");
+    assert_eq!(events.len(), 25, "and once");
+}
