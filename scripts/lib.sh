@@ -28,6 +28,24 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# wait_up NAME URL PID LOGFILE: waits up to 60 s for URL to answer while PID lives.
+wait_up() {
+  local name="$1" url="$2" pid="$3" logfile="$4"
+  for _ in $(seq 1 120); do
+    if curl -s -o /dev/null "$url"; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited; see $logfile" >&2
+      cat "$logfile" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "$name did not answer on $url within 60 s" >&2
+  exit 1
+}
+
 # start_dynamodb PORT LOGFILE: runs Amazon's DynamoDB Local in memory, sets DYNAMODB_PID.
 start_dynamodb() {
   local port="$1" logfile="$2"
@@ -36,19 +54,7 @@ start_dynamodb() {
     -jar "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" -inMemory -sharedDb -port "$port" \
     >"$logfile" 2>&1 &
   DYNAMODB_PID=$!
-  for _ in $(seq 1 120); do
-    if curl -s -o /dev/null "http://127.0.0.1:$port"; then
-      return 0
-    fi
-    if ! kill -0 "$DYNAMODB_PID" 2>/dev/null; then
-      echo "DynamoDB Local exited; see $logfile" >&2
-      cat "$logfile" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
-  echo "DynamoDB Local did not start on port $port within 60 s" >&2
-  exit 1
+  wait_up "DynamoDB Local" "http://127.0.0.1:$port" "$DYNAMODB_PID" "$logfile"
 }
 
 # start_moto PORT LOGFILE: moto's server mode (PyPI) as the local EventBridge and
@@ -62,21 +68,9 @@ start_moto() {
   fi
   moto_server -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
-  for _ in $(seq 1 120); do
-    if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then
-      export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port"
-      export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
-      return 0
-    fi
-    if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-      echo "moto_server exited; see $logfile" >&2
-      cat "$logfile" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
-  echo "moto_server did not start on port $port within 60 s" >&2
-  exit 1
+  wait_up "moto_server" "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" "$logfile"
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
 }
 
 # Credentials and region for DynamoDB Local; it accepts any values.
