@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole stack on this machine: DynamoDB Local on :8000 with the table created,
-# and every function under `cargo lambda watch` on :9000
+# moto's server on :9200 as EventBridge and SQS with the publisher running on the
+# table's stream, and every function under `cargo lambda watch` on :9000
 # (http://127.0.0.1:9000/lambda-url/<function>/). Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -9,6 +10,7 @@ cd "$ROOT"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 WATCH_PORT="${WATCH_PORT:-9000}"
 FAKE_APIS_PORT="${FAKE_APIS_PORT:-9100}"
+MOTO_PORT="${MOTO_PORT:-9200}"
 ensure_cargo_lambda
 mkdir -p "$ROOT/.local"
 log "starting DynamoDB Local on port $DYNAMODB_PORT"
@@ -22,7 +24,9 @@ log "starting fake provider APIs on ports $FAKE_APIS_PORT (CityPay), $((FAKE_API
 cargo build --quiet --package xtask
 "$CARGO_TARGET_DIR/debug/xtask" fake-apis "$FAKE_APIS_PORT" &
 FAKE_PID=$!
-trap 'kill "$DYNAMODB_PID" "$FAKE_PID" 2>/dev/null || true' EXIT
+log "starting moto (EventBridge, SQS) on port $MOTO_PORT"
+start_moto "$MOTO_PORT" "$ROOT/.local/moto.log"
+trap 'kill "$DYNAMODB_PID" "$FAKE_PID" "$MOTO_PID" ${PUBLISHER_PID:-} 2>/dev/null || true' EXIT
 
 # Local settings. The credentials are the documented local ones, never real.
 export TABLE_NAME="${TABLE_NAME:-payment-webhooks-local}"
@@ -43,8 +47,15 @@ export CCPAYMENT_API_BASE="${CCPAYMENT_API_BASE:-http://127.0.0.1:$((FAKE_APIS_P
 export CCPAYMENT_RESEND_SETTLE_SECS="${CCPAYMENT_RESEND_SETTLE_SECS:-0}"
 export RUST_LOG="${RUST_LOG:-info}"
 
+export EVENT_BUS_NAME="${EVENT_BUS_NAME:-payment-webhooks-local}"
+
 log "creating table $TABLE_NAME"
 cargo xtask create-table
+
+# What Lambda's event-source mapping does in AWS: the real publisher on the stream.
+log "publishing payment changes to bus $EVENT_BUS_NAME (see them: cargo xtask events)"
+"$CARGO_TARGET_DIR/debug/xtask" publisher &
+PUBLISHER_PID=$!
 
 log "serving functions on http://127.0.0.1:$WATCH_PORT/lambda-url/<function>/"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT"

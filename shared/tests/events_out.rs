@@ -8,112 +8,28 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use shared::metrics::Metrics;
 use shared::publish::Publisher;
 use support::*;
+use testkit::bus::LocalBus;
 use testkit::stream::StreamPoller;
 
-struct Bus {
-    eventbridge: aws_sdk_eventbridge::Client,
-    sqs: aws_sdk_sqs::Client,
-    bus: String,
-    queue_url: String,
-}
-
 /// A bus with a rule sending every payment event to a new queue.
-async fn bus(name: &str) -> Bus {
+async fn bus(name: &str) -> LocalBus {
     let config = shared::store::sdk_config().await;
-    let eventbridge = aws_sdk_eventbridge::Client::new(config);
-    let sqs = aws_sdk_sqs::Client::new(config);
     let unique = format!("{name}-{}", shared::clock::now_ms());
-    eventbridge
-        .create_event_bus()
-        .name(&unique)
-        .send()
-        .await
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&unique)
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    eventbridge
-        .put_rule()
-        .event_bus_name(&unique)
-        .name("payments-to-queue")
-        .event_pattern(r#"{"source":["payment-webhooks"],"detail-type":[{"prefix":"payment."}]}"#)
-        .send()
-        .await
-        .unwrap();
-    eventbridge
-        .put_targets()
-        .event_bus_name(&unique)
-        .rule("payments-to-queue")
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    Bus {
-        eventbridge,
-        sqs,
-        bus: unique,
-        queue_url,
-    }
+    LocalBus::create(
+        aws_sdk_eventbridge::Client::new(config),
+        aws_sdk_sqs::Client::new(config),
+        &unique,
+    )
+    .await
+    .unwrap()
 }
 
-/// Every message on the queue until it stays empty for a moment.
-async fn drain(b: &Bus) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut empty = 0;
-    while empty < 3 {
-        let r = b
-            .sqs
-            .receive_message()
-            .queue_url(&b.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .unwrap();
-        if r.messages().is_empty() {
-            empty += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
-        for m in r.messages() {
-            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-            b.sqs
-                .delete_message()
-                .queue_url(&b.queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    out
+async fn drain(b: &LocalBus) -> Vec<serde_json::Value> {
+    b.drain().await.unwrap()
 }
 
 async fn poller(client: &aws_sdk_dynamodb::Client, table: &str) -> StreamPoller {

@@ -4,6 +4,7 @@
 // `serde_json::Value` indexing yields `Null` for a missing key: it cannot panic.
 #![allow(clippy::indexing_slicing)]
 
+pub mod bus;
 pub mod ccpayment;
 pub mod ccpayment_v2;
 pub mod citypay;

@@ -4,6 +4,9 @@
 //! cargo xtask records [PREFIX]  print every item, or those whose pk starts with PREFIX
 //! cargo xtask payment REF       the payment(s) under a merchant reference, with history;
 //!                               also `payment PROVIDER RECORD_ID`, `payment --user REF`
+//! cargo xtask publisher         the publisher on DynamoDB Local's stream, onto the local
+//!                               bus (moto), as Lambda's event-source mapping would run it
+//! cargo xtask events            print (and remove) what reached the local event queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
 //! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT and CCPayment's
 //!                               resend/bill API on PORT+1, for the local stack
@@ -25,11 +28,13 @@ async fn main() -> ExitCode {
         Some("create-table") => create_table().await,
         Some("records") => records(args.get(1).map(String::as_str)).await,
         Some("payment") => payment(args.get(1..).unwrap_or_default()).await,
+        Some("publisher") => publisher().await,
+        Some("events") => print_events().await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | events | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -67,6 +72,70 @@ async fn payment(args: &[String]) -> Result<()> {
         }
         None => Err("no payment under that reference".into()),
     }
+}
+
+/// The local bus and queue, both named after `EVENT_BUS_NAME`.
+async fn local_bus() -> Result<testkit::bus::LocalBus> {
+    let name = std::env::var("EVENT_BUS_NAME").unwrap_or_else(|_| "payment-webhooks-local".into());
+    let config = shared::store::sdk_config().await;
+    testkit::bus::LocalBus::create(
+        aws_sdk_eventbridge::Client::new(config),
+        aws_sdk_sqs::Client::new(config),
+        &name,
+    )
+    .await
+    .map_err(|e| e.to_string().into())
+}
+
+/// Runs until killed: every half second, what is new on the stream goes to the bus.
+async fn publisher() -> Result<()> {
+    let bus = local_bus().await?;
+    let client = shared::store::dynamodb_client().await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(shared::store::sdk_config().await);
+    let mut poller = testkit::stream::StreamPoller::new(&client, streams, &table_name()?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let publisher = shared::publish::Publisher::new(
+        bus.eventbridge.clone(),
+        &bus.bus,
+        shared::publish::handler::DEFAULT_SOURCE,
+        shared::metrics::Metrics::from_env(),
+    );
+    println!(
+        "publishing the stream of {} onto bus {} (queue {})",
+        table_name()?,
+        bus.bus,
+        bus.queue_url
+    );
+    let publisher = &publisher;
+    loop {
+        let handled = poller
+            .poll_once(|e| async move {
+                publisher
+                    .handle(e)
+                    .await
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            })
+            .await;
+        if let Err(e) = handled {
+            eprintln!("stream poll failed: {e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+async fn print_events() -> Result<()> {
+    let bus = local_bus().await?;
+    let events = bus.drain().await.map_err(|e| e.to_string())?;
+    for e in &events {
+        println!(
+            "{} {}",
+            e["detail-type"].as_str().unwrap_or("?"),
+            e["detail"]
+        );
+    }
+    eprintln!("{} event(s)", events.len());
+    Ok(())
 }
 
 async fn records(prefix: Option<&str>) -> Result<()> {
