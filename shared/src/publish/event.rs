@@ -5,13 +5,11 @@
 //! TTL removals never are. The event is a pure function of the stream record, so a
 //! redelivered record gives the same `event_id` and the same content.
 
-use std::collections::HashMap;
-
 use aws_lambda_events::event::dynamodb::EventRecord;
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use crate::store::payment::{Payment, ITEM_TYPE};
+use crate::store::{AttrExt, Item};
 
 /// The `detail` of a payment event on the bus: the payment's view (the lookup's
 /// fields, without the history) and what makes it an event.
@@ -63,15 +61,8 @@ pub enum DecisionError {
     Unreadable(String),
 }
 
-fn image(item: &serde_dynamo::Item) -> HashMap<String, AttributeValue> {
+fn image(item: &serde_dynamo::Item) -> Item {
     item.clone().into()
-}
-
-fn version_of(item: &HashMap<String, AttributeValue>) -> u64 {
-    item.get("version")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 pub fn decide(record: &EventRecord) -> Result<Decision, DecisionError> {
@@ -79,23 +70,15 @@ pub fn decide(record: &EventRecord) -> Result<Decision, DecisionError> {
         return Ok(Decision::Skip("removal"));
     }
     let new = image(&record.change.new_image);
-    if new
-        .get("item_type")
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        != Some(ITEM_TYPE)
-    {
+    if new.text("item_type") != Some(ITEM_TYPE) {
         return Ok(Decision::Skip("not a payment"));
     }
     let old = image(&record.change.old_image);
-    if version_of(&new) <= version_of(&old) {
+    let version = |item: &Item| item.int("version").unwrap_or(0);
+    if version(&new) <= version(&old) {
         return Ok(Decision::Skip("version unchanged"));
     }
-    let pk = new
-        .get("pk")
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default();
+    let pk = new.text("pk").unwrap_or_default().to_string();
     let payment = Payment::from_item(&new).ok_or(DecisionError::Unreadable(pk))?;
     Ok(Decision::Publish(Box::new(PaymentEvent::of(
         payment, false,

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::attr::dynamo;
 use super::expr::{n, s, update_expression, Expr};
-use super::payment::{payment_key, ViewWrite};
+use super::payment::{decimal, payment_key, ViewWrite};
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK, STATE_SK};
 use super::Store;
 use crate::lifecycle::{PaymentView, TERMINAL_CLASH};
@@ -538,14 +538,8 @@ impl Store {
             ("user_ref", v.user_ref.clone()),
             ("payment_order", v.order.clone()),
             ("currency", v.currency.clone()),
-            (
-                "amount_due",
-                v.amount_due.map(|a| a.normalize().to_string()),
-            ),
-            (
-                "amount_paid",
-                v.amount_paid.map(|a| a.normalize().to_string()),
-            ),
+            ("amount_due", v.amount_due.map(decimal)),
+            ("amount_paid", v.amount_paid.map(decimal)),
         ];
         for (name, value) in texts {
             if let Some(value) = value {

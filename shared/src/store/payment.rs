@@ -67,7 +67,8 @@ pub(crate) fn payment_key(d: &Delivery) -> (String, String) {
     (pk, sk)
 }
 
-fn decimal(d: Decimal) -> String {
+/// An amount as stored: exact, without trailing zeros.
+pub(crate) fn decimal(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
