@@ -220,3 +220,76 @@ async fn a_bus_that_refuses_loses_nothing_the_batch_retries_from_the_first_event
         "and once, to a consumer deduping by event_id"
     );
 }
+
+#[tokio::test]
+async fn the_ordered_queue_gets_every_event_in_one_group_per_merchant_ref_in_version_order() {
+    let (client, table) = fresh_table_with_stream().await;
+    let (rx, _) = receiver(client.clone(), &table);
+    let b = bus("ordered").await;
+    let fifo = b.create_fifo_queue(&b.bus).await.unwrap();
+    let publisher = Publisher::new(
+        b.eventbridge.clone(),
+        &b.bus,
+        "payment-webhooks",
+        Metrics::memory().0,
+    )
+    .with_ordered_queue(shared::publish::OrderedQueue::new(b.sqs.clone(), &fifo));
+
+    // Two orders, their notifications interleaved: 3 versions each.
+    let of = |order: &str, record: &str, status: &str, paid: &str| {
+        let body = String::from_utf8(deposit(record, status, paid)).unwrap();
+        body.replace("ord-55", order)
+    };
+    for body in [
+        of("ord-a", "a1", "pending", "0.1"),
+        of("ord-b", "b1", "pending", "0.1"),
+        of("ord-a", "a1", "success", "0.1"),
+        of("ord-b", "b1", "success", "0.1"),
+        of("ord-b", "b2", "success", "0.2"),
+        of("ord-a", "a2", "success", "0.2"),
+    ] {
+        let resp = rx.handle_at(signed(body.as_bytes(), NOW), NOW).await;
+        assert_eq!(resp.status(), 200);
+    }
+    let mut p = poller(&client, &table).await;
+    run(&mut p, &publisher).await;
+    assert_eq!(p.pending(), 0);
+
+    let messages = testkit::bus::drain_queue(&b.sqs, &fifo).await.unwrap();
+    let mut by_group: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for (group, m) in &messages {
+        let d = &m["detail"];
+        assert_eq!(m["id"], d["event_id"]);
+        assert_eq!(m["source"], "payment-webhooks");
+        assert_eq!(
+            m["detail-type"],
+            format!("payment.{}", d["lifecycle"].as_str().unwrap())
+        );
+        assert!(m["time"].as_str().unwrap().ends_with('Z'));
+        let group = group.clone().unwrap();
+        assert_eq!(
+            group,
+            format!("ref#{}", d["merchant_ref"].as_str().unwrap())
+        );
+        by_group.entry(group).or_default().push((
+            d["version"].as_u64().unwrap(),
+            d["lifecycle"].as_str().unwrap().into(),
+        ));
+    }
+    let expected = |last: &str| {
+        vec![
+            (1, "processing".to_string()),
+            (2, "underpaid".to_string()),
+            (3, last.to_string()),
+        ]
+    };
+    assert_eq!(by_group["ref#ord-a"], expected("paid"));
+    assert_eq!(by_group["ref#ord-b"], expected("paid"));
+    assert_eq!(
+        messages.len(),
+        6,
+        "nothing twice: each has its deduplication id"
+    );
+    // The bus got the same six.
+    assert_eq!(drain(&b).await.len(), 6);
+}

@@ -522,3 +522,43 @@ fn the_stream_mapping_can_never_block_a_shard_for_a_day() {
     strings(&vars["EVENT_BUS_NAME"], &mut bus);
     assert_eq!(bus, ["PaymentEventBus"]);
 }
+
+#[test]
+fn the_ordered_queue_is_opt_in_fifo_and_fed_by_the_publisher() {
+    let t = template();
+    assert_eq!(t["Parameters"]["EnableOrderedQueue"]["Default"], "false");
+    let q = &t["Resources"]["PaymentEventsOrdered"];
+    assert_eq!(q["Type"], "AWS::SQS::Queue");
+    assert_eq!(q["Condition"], "OrderedQueueOn");
+    assert_eq!(q["Properties"]["FifoQueue"], true);
+    assert_eq!(
+        q["Properties"]["ContentBasedDeduplication"], false,
+        "the publisher gives each message its event_id"
+    );
+    let f = &t["Resources"]["PublisherFunction"]["Properties"];
+    let mut url = Vec::new();
+    strings(
+        &f["Environment"]["Variables"]["ORDERED_QUEUE_URL"],
+        &mut url,
+    );
+    assert_eq!(url, ["OrderedQueueOn", "PaymentEventsOrdered", ""]);
+    let mut policy = Vec::new();
+    strings(&f["Policies"], &mut policy);
+    let send = policy.iter().position(|s| s == "sqs:SendMessage").unwrap();
+    assert_eq!(
+        policy.get(send.saturating_sub(4)..send + 3).unwrap(),
+        [
+            "OrderedQueueOn",
+            "Effect",
+            "Allow",
+            "Action",
+            "sqs:SendMessage",
+            "Resource",
+            "PaymentEventsOrdered.Arn"
+        ]
+    );
+    assert_eq!(
+        t["Outputs"]["PaymentEventsOrderedQueueUrl"]["Condition"],
+        "OrderedQueueOn"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -83,34 +83,66 @@ impl LocalBus {
 
     /// Every message on the queue until it stays empty for a moment, deleted as read.
     pub async fn drain(&self) -> Result<Vec<serde_json::Value>, Error> {
-        let mut out = Vec::new();
-        let mut empty = 0;
-        while empty < 3 {
-            let r = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await?;
-            if r.messages().is_empty() {
-                empty += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            for m in r.messages() {
-                out.push(serde_json::from_str(m.body().unwrap_or("null"))?);
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await?;
-                }
+        Ok(drain_queue(&self.sqs, &self.queue_url)
+            .await?
+            .into_iter()
+            .map(|(_, body)| body)
+            .collect())
+    }
+
+    /// A FIFO queue `<name>.fifo` (no content-based deduplication: the sender
+    /// gives each message its id), for the publisher's ordered queue.
+    pub async fn create_fifo_queue(&self, name: &str) -> Result<String, Error> {
+        Ok(self
+            .sqs
+            .create_queue()
+            .queue_name(format!("{name}.fifo"))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+            .send()
+            .await?
+            .queue_url()
+            .ok_or("no queue url")?
+            .to_string())
+    }
+}
+
+/// Every message on `url` with its message group (FIFO queues), in the order
+/// received, until the queue stays empty for a moment; each is deleted as read.
+pub async fn drain_queue(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<Vec<(Option<String>, serde_json::Value)>, Error> {
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 3 {
+        let r = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+            .send()
+            .await?;
+        if r.messages().is_empty() {
+            empty += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        for m in r.messages() {
+            let group = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                .cloned();
+            out.push((group, serde_json::from_str(m.body().unwrap_or("null"))?));
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
             }
         }
-        Ok(out)
     }
+    Ok(out)
 }

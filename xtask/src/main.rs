@@ -6,7 +6,8 @@
 //!                               also `payment PROVIDER RECORD_ID`, `payment --user REF`
 //! cargo xtask publisher         the publisher on DynamoDB Local's stream, onto the local
 //!                               bus (moto), as Lambda's event-source mapping would run it
-//! cargo xtask events            print (and remove) what reached the local event queue
+//! cargo xtask events [--ordered] print (and remove) what reached the local event queue,
+//!                               or the ordered (FIFO) queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
 //! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT and CCPayment's
 //!                               resend/bill API on PORT+1, for the local stack
@@ -29,12 +30,12 @@ async fn main() -> ExitCode {
         Some("records") => records(args.get(1).map(String::as_str)).await,
         Some("payment") => payment(args.get(1..).unwrap_or_default()).await,
         Some("publisher") => publisher().await,
-        Some("events") => print_events().await,
+        Some("events") => print_events(args.get(1).is_some_and(|a| a == "--ordered")).await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | events | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | events [--ordered] | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -95,14 +96,19 @@ async fn publisher() -> Result<()> {
     let mut poller = testkit::stream::StreamPoller::new(&client, streams, &table_name()?)
         .await
         .map_err(|e| e.to_string())?;
+    let fifo = bus
+        .create_fifo_queue(&bus.bus)
+        .await
+        .map_err(|e| e.to_string())?;
     let publisher = shared::publish::Publisher::new(
         bus.eventbridge.clone(),
         &bus.bus,
         shared::publish::handler::DEFAULT_SOURCE,
         shared::metrics::Metrics::from_env(),
-    );
+    )
+    .with_ordered_queue(shared::publish::OrderedQueue::new(bus.sqs.clone(), &fifo));
     println!(
-        "publishing the stream of {} onto bus {} (queue {})",
+        "publishing the stream of {} onto bus {} (queue {}) and the ordered queue {fifo}",
         table_name()?,
         bus.bus,
         bus.queue_url
@@ -124,12 +130,33 @@ async fn publisher() -> Result<()> {
     }
 }
 
-async fn print_events() -> Result<()> {
+/// From the bus's queue, or with `--ordered` from the FIFO queue, with each
+/// message's group.
+async fn print_events(ordered: bool) -> Result<()> {
     let bus = local_bus().await?;
-    let events = bus.drain().await.map_err(|e| e.to_string())?;
-    for e in &events {
+    let events = if ordered {
+        let fifo = bus
+            .create_fifo_queue(&bus.bus)
+            .await
+            .map_err(|e| e.to_string())?;
+        testkit::bus::drain_queue(&bus.sqs, &fifo)
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        bus.drain()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|e| (None, e))
+            .collect()
+    };
+    for (group, e) in &events {
+        let group = group
+            .as_deref()
+            .map(|g| format!("[{g}] "))
+            .unwrap_or_default();
         println!(
-            "{} {}",
+            "{group}{} {}",
             e["detail-type"].as_str().unwrap_or("?"),
             e["detail"]
         );

@@ -14,6 +14,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::event::{decide, Decision, PaymentEvent};
+use super::ordered::OrderedQueue;
 use crate::config::ConfigError;
 use crate::metrics::{Metrics, Unit};
 
@@ -30,12 +31,14 @@ pub enum PublishError {
     Encode(String),
 }
 
-/// Where events go: the bus, and the `source` they carry.
+/// Where events go: the bus, and the `source` they carry; and, when the
+/// deployment asks for it, the ordered queue as well.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     client: aws_sdk_eventbridge::Client,
     bus: String,
     source: String,
+    ordered: Option<OrderedQueue>,
     metrics: Metrics,
 }
 
@@ -45,6 +48,8 @@ pub struct Outcome {
     pub published: usize,
     pub skipped: usize,
     pub put_requests: usize,
+    /// `SendMessageBatch` calls to the ordered queue.
+    pub queue_requests: usize,
     /// The sequence number Lambda retries from, if any.
     pub failed_from: Option<String>,
 }
@@ -60,8 +65,16 @@ impl Publisher {
             client,
             bus: bus.into(),
             source: source.into(),
+            ordered: None,
             metrics,
         }
+    }
+
+    /// Every event also goes to `queue`, and counts as published only once both
+    /// took it.
+    pub fn with_ordered_queue(mut self, queue: OrderedQueue) -> Self {
+        self.ordered = Some(queue);
+        self
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
@@ -70,18 +83,38 @@ impl Publisher {
         let source =
             crate::config::optional("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_SOURCE.to_string());
         let config = crate::store::sdk_config().await;
-        Ok(Self::new(
+        let publisher = Self::new(
             aws_sdk_eventbridge::Client::new(config),
             bus,
             source,
             Metrics::from_env(),
-        ))
+        );
+        Ok(match crate::config::optional("ORDERED_QUEUE_URL") {
+            Some(url) => publisher
+                .with_ordered_queue(OrderedQueue::new(aws_sdk_sqs::Client::new(config), url)),
+            None => publisher,
+        })
     }
 
     /// The Lambda handler's work for one batch.
     pub async fn handle(&self, event: Event) -> Result<DynamoDbEventResponse, PublishError> {
         let started = Instant::now();
         let outcome = self.publish_records(&event.records).await?;
+        self.emit(&outcome);
+        tracing::info!(
+            records = event.records.len(),
+            published = outcome.published,
+            skipped = outcome.skipped,
+            put_requests = outcome.put_requests,
+            queue_requests = outcome.queue_requests,
+            failed_from = outcome.failed_from.as_deref(),
+            ms = started.elapsed().as_millis() as u64,
+            "stream batch"
+        );
+        Ok(response(outcome.failed_from))
+    }
+
+    pub fn emit(&self, outcome: &Outcome) {
         self.metrics.emit(
             &[],
             &[
@@ -99,30 +132,22 @@ impl Publisher {
                 ),
             ],
         );
-        tracing::info!(
-            records = event.records.len(),
-            published = outcome.published,
-            skipped = outcome.skipped,
-            put_requests = outcome.put_requests,
-            failed_from = outcome.failed_from.as_deref(),
-            ms = started.elapsed().as_millis() as u64,
-            "stream batch"
-        );
-        Ok(response(outcome.failed_from))
     }
 
     pub async fn publish_records(&self, records: &[EventRecord]) -> Result<Outcome, PublishError> {
         let mut out = Outcome::default();
-        // Events waiting to be sent, with the sequence number of their record.
-        let mut pending: Vec<(String, PaymentEvent)> = Vec::new();
+        // Events waiting to be sent, and the sequence numbers of their records.
+        let mut seqs: Vec<String> = Vec::new();
+        let mut pending: Vec<PaymentEvent> = Vec::new();
         for record in records {
             let seq = sequence_number(record)?;
             match decide(record) {
                 Ok(Decision::Skip(_)) => out.skipped += 1,
                 Ok(Decision::Publish(event)) => {
-                    pending.push((seq, *event));
+                    seqs.push(seq);
+                    pending.push(*event);
                     if pending.len() == MAX_ENTRIES {
-                        if let Some(failed) = self.send(&mut pending, &mut out).await? {
+                        if let Some(failed) = self.flush(&mut seqs, &mut pending, &mut out).await? {
                             out.failed_from = Some(failed);
                             return Ok(out);
                         }
@@ -131,7 +156,7 @@ impl Publisher {
                 Err(e) => {
                     tracing::error!(error = %e, sequence = seq.as_str(), "unreadable payment in the stream");
                     // What came before it still goes out, in order.
-                    if let Some(failed) = self.send(&mut pending, &mut out).await? {
+                    if let Some(failed) = self.flush(&mut seqs, &mut pending, &mut out).await? {
                         out.failed_from = Some(failed);
                         return Ok(out);
                     }
@@ -140,23 +165,56 @@ impl Publisher {
                 }
             }
         }
-        out.failed_from = self.send(&mut pending, &mut out).await?;
+        out.failed_from = self.flush(&mut seqs, &mut pending, &mut out).await?;
         Ok(out)
     }
 
-    /// Sends what is pending; returns the sequence number of the first entry not
+    /// Sends what is pending; returns the sequence number of the first record not
     /// published, if any.
-    async fn send(
+    async fn flush(
         &self,
-        pending: &mut Vec<(String, PaymentEvent)>,
+        seqs: &mut Vec<String>,
+        pending: &mut Vec<PaymentEvent>,
         out: &mut Outcome,
     ) -> Result<Option<String>, PublishError> {
-        if pending.is_empty() {
-            return Ok(None);
+        let events = std::mem::take(pending);
+        let seqs = std::mem::take(seqs);
+        let sent = self.publish(&events, out).await?;
+        Ok(seqs.get(sent).cloned())
+    }
+
+    /// Publishes `events` in order, everywhere they go; returns how many of them,
+    /// from the first, were taken. Nothing after the first refusal is sent.
+    pub async fn publish(
+        &self,
+        events: &[PaymentEvent],
+        out: &mut Outcome,
+    ) -> Result<usize, PublishError> {
+        let mut done = 0;
+        for chunk in events.chunks(MAX_ENTRIES) {
+            let mut taken = self.put(chunk, out).await?;
+            if let Some(queue) = &self.ordered {
+                let head = chunk.get(..taken).unwrap_or_default();
+                taken = queue
+                    .send(head, &self.source, &mut out.queue_requests)
+                    .await?;
+            }
+            done += taken;
+            out.published += taken;
+            if taken < chunk.len() {
+                break;
+            }
         }
-        let batch = std::mem::take(pending);
-        let mut entries = Vec::with_capacity(batch.len());
-        for (_, event) in &batch {
+        Ok(done)
+    }
+
+    /// One `PutEvents`; how many entries, from the first, the bus took.
+    async fn put(&self, chunk: &[PaymentEvent], out: &mut Outcome) -> Result<usize, PublishError> {
+        if chunk.is_empty() {
+            return Ok(0);
+        }
+        let mut entries = Vec::with_capacity(chunk.len());
+        for event in chunk {
             entries.push(self.entry(event)?);
         }
         out.put_requests += 1;
@@ -166,16 +224,15 @@ impl Publisher {
             .set_entries(Some(entries))
             .send()
             .await;
-        let first_seq = || batch.first().map(|(seq, _)| seq.clone());
         let answer = match result {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e), "PutEvents failed");
-                return Ok(first_seq());
+                return Ok(0);
             }
         };
         let results = answer.entries();
-        for (i, (seq, event)) in batch.iter().enumerate() {
+        for (i, event) in chunk.iter().enumerate() {
             let ok = results
                 .get(i)
                 .is_some_and(|r| r.event_id().is_some() && r.error_code().is_none());
@@ -189,11 +246,10 @@ impl Publisher {
                     error = code,
                     "event not accepted by the bus"
                 );
-                return Ok(Some(seq.clone()));
+                return Ok(i);
             }
-            out.published += 1;
         }
-        Ok(None)
+        Ok(chunk.len())
     }
 
     fn entry(&self, event: &PaymentEvent) -> Result<PutEventsRequestEntry, PublishError> {

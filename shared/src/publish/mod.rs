@@ -5,6 +5,8 @@
 
 pub mod event;
 pub mod handler;
+pub mod ordered;
 
 pub use event::{decide, Decision, PaymentEvent};
 pub use handler::{Outcome, Publisher};
+pub use ordered::OrderedQueue;
