@@ -204,9 +204,9 @@ fn history(record_id: &str, items: RecordItems) -> RecordHistory {
     }
 }
 
-/// `None`: nothing is known under that reference or id.
-pub async fn find(store: &Store, lookup: &Lookup) -> Result<Option<Answer>, StoreError> {
-    let payments = match lookup {
+/// The payments under a reference or id, latest view, without their histories.
+pub async fn payments(store: &Store, lookup: &Lookup) -> Result<Vec<Payment>, StoreError> {
+    Ok(match lookup {
         Lookup::MerchantRef(r) => store.payments_under(&pk_for_ref(r)).await?,
         Lookup::UserRef(u) => store.payments_under(&pk_for_user(u)).await?,
         Lookup::Record {
@@ -217,7 +217,12 @@ pub async fn find(store: &Store, lookup: &Lookup) -> Result<Option<Answer>, Stor
             .await?
             .into_iter()
             .collect(),
-    };
+    })
+}
+
+/// `None`: nothing is known under that reference or id.
+pub async fn find(store: &Store, lookup: &Lookup) -> Result<Option<Answer>, StoreError> {
+    let payments = payments(store, lookup).await?;
     if payments.is_empty() {
         return Ok(None);
     }

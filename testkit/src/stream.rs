@@ -17,6 +17,8 @@ struct Shard {
     iterator: Option<String>,
     /// Read, not yet acknowledged by the handler.
     pending: Vec<EventRecord>,
+    /// Failed invocations in a row for the batch at the head of `pending`.
+    retries: u32,
 }
 
 #[derive(Debug)]
@@ -27,6 +29,12 @@ pub struct StreamPoller {
     pub batch_size: usize,
     /// Invocations whose response reported a failure.
     pub failed_invocations: usize,
+    /// `MaximumRetryAttempts`: after this many retries of a batch, its records
+    /// from the first one failing are handed to the on-failure destination
+    /// (`discarded`) and the shard moves on. `None` retries until they are taken.
+    pub max_retries: Option<u32>,
+    /// What the on-failure destination would hold, in stream order.
+    pub discarded: Vec<EventRecord>,
 }
 
 impl StreamPoller {
@@ -48,6 +56,8 @@ impl StreamPoller {
             shards: BTreeMap::new(),
             batch_size: 100,
             failed_invocations: 0,
+            max_retries: None,
+            discarded: Vec::new(),
         })
     }
 
@@ -82,6 +92,7 @@ impl StreamPoller {
                     Shard {
                         iterator: it.shard_iterator().map(str::to_string),
                         pending: Vec::new(),
+                        retries: 0,
                     },
                 );
             }
@@ -138,11 +149,19 @@ impl StreamPoller {
                     }
                 },
             };
-            if done < n {
-                self.failed_invocations += 1;
-            }
             shard.pending.drain(..done);
             acknowledged += done;
+            if done < n {
+                self.failed_invocations += 1;
+                shard.retries = if done > 0 { 1 } else { shard.retries + 1 };
+                if self.max_retries.is_some_and(|max| shard.retries > max) {
+                    let left = (n - done).min(shard.pending.len());
+                    self.discarded.extend(shard.pending.drain(..left));
+                    shard.retries = 0;
+                }
+            } else {
+                shard.retries = 0;
+            }
         }
         Ok(acknowledged)
     }

@@ -6,6 +6,10 @@
 //!                               also `payment PROVIDER RECORD_ID`, `payment --user REF`
 //! cargo xtask publisher         the publisher on DynamoDB Local's stream, onto the local
 //!                               bus (moto), as Lambda's event-source mapping would run it
+//! cargo xtask replay SCOPE      publish again the latest view of payments, marked as a
+//!                               redelivery: --ref REF, --user REF, --record PROVIDER ID,
+//!                               or --since TIME [--until TIME] (RFC 3339 or epoch ms);
+//!                               to EVENT_BUS_NAME (and ORDERED_QUEUE_URL when set)
 //! cargo xtask events [--ordered] print (and remove) what reached the local event queue,
 //!                               or the ordered (FIFO) queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
@@ -30,12 +34,13 @@ async fn main() -> ExitCode {
         Some("records") => records(args.get(1).map(String::as_str)).await,
         Some("payment") => payment(args.get(1..).unwrap_or_default()).await,
         Some("publisher") => publisher().await,
+        Some("replay") => replay(args.get(1..).unwrap_or_default()).await,
         Some("events") => print_events(args.get(1).is_some_and(|a| a == "--ordered")).await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | events [--ordered] | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | events [--ordered] | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -73,6 +78,22 @@ async fn payment(args: &[String]) -> Result<()> {
         }
         None => Err("no payment under that reference".into()),
     }
+}
+
+/// An operator's replay, against the table and bus of the environment (the local
+/// stack's, or a deployment's with its outputs as TABLE_NAME and EVENT_BUS_NAME).
+async fn replay(args: &[String]) -> Result<()> {
+    use shared::publish::replay;
+    let scope = replay::Scope::from_args(args, shared::clock::now_ms())?;
+    let store =
+        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
+    let publisher = shared::publish::Publisher::from_env().await?;
+    let report = replay::replay(&store, &publisher, &scope).await?;
+    println!(
+        "replayed {} payment(s): {} PutEvents, {} ordered-queue batches",
+        report.payments, report.outcome.put_requests, report.outcome.queue_requests
+    );
+    Ok(())
 }
 
 /// The local bus and queue, both named after `EVENT_BUS_NAME`.

@@ -7,7 +7,7 @@
 //! record that cannot even be identified fails the whole invocation instead: an
 //! empty or missing identifier would read as success and lose the batch.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -22,6 +22,12 @@ use crate::metrics::{Metrics, Unit};
 pub const MAX_ENTRIES: usize = 10;
 
 pub const DEFAULT_SOURCE: &str = "payment-webhooks";
+
+/// How long an invocation waits before it reports that the bus (or the ordered
+/// queue) refused: the mapping retries at once, so this pause is what makes its
+/// bounded retries (`PublisherMaxRetries`) last through an outage of the bus,
+/// until the records' age bound (`PublisherMaxRecordAgeSecs`) is what ends them.
+pub const DEFAULT_REFUSAL_PAUSE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -39,6 +45,7 @@ pub struct Publisher {
     bus: String,
     source: String,
     ordered: Option<OrderedQueue>,
+    refusal_pause: Duration,
     metrics: Metrics,
 }
 
@@ -52,6 +59,9 @@ pub struct Outcome {
     pub queue_requests: usize,
     /// The sequence number Lambda retries from, if any.
     pub failed_from: Option<String>,
+    /// The bus or the ordered queue refused an event (rather than a record being
+    /// unreadable).
+    pub refused: bool,
 }
 
 impl Publisher {
@@ -66,8 +76,16 @@ impl Publisher {
             bus: bus.into(),
             source: source.into(),
             ordered: None,
+            refusal_pause: Duration::ZERO,
             metrics,
         }
+    }
+
+    /// How long a refused batch waits before it is reported (none by default;
+    /// the deployed function's is `PUBLISH_REFUSAL_PAUSE_SECS`, 20 s).
+    pub fn with_refusal_pause(mut self, pause: Duration) -> Self {
+        self.refusal_pause = pause;
+        self
     }
 
     /// Every event also goes to `queue`, and counts as published only once both
@@ -82,13 +100,18 @@ impl Publisher {
             .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))?;
         let source =
             crate::config::optional("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+        let pause = crate::config::parse_or(
+            "PUBLISH_REFUSAL_PAUSE_SECS",
+            DEFAULT_REFUSAL_PAUSE.as_secs(),
+        )?;
         let config = crate::store::sdk_config().await;
         let publisher = Self::new(
             aws_sdk_eventbridge::Client::new(config),
             bus,
             source,
             Metrics::from_env(),
-        );
+        )
+        .with_refusal_pause(Duration::from_secs(pause));
         Ok(match crate::config::optional("ORDERED_QUEUE_URL") {
             Some(url) => publisher
                 .with_ordered_queue(OrderedQueue::new(aws_sdk_sqs::Client::new(config), url)),
@@ -108,9 +131,13 @@ impl Publisher {
             put_requests = outcome.put_requests,
             queue_requests = outcome.queue_requests,
             failed_from = outcome.failed_from.as_deref(),
+            refused = outcome.refused,
             ms = started.elapsed().as_millis() as u64,
             "stream batch"
         );
+        if outcome.refused && !self.refusal_pause.is_zero() {
+            tokio::time::sleep(self.refusal_pause).await;
+        }
         Ok(response(outcome.failed_from))
     }
 
@@ -202,6 +229,7 @@ impl Publisher {
             done += taken;
             out.published += taken;
             if taken < chunk.len() {
+                out.refused = true;
                 break;
             }
         }

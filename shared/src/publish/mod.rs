@@ -6,6 +6,7 @@
 pub mod event;
 pub mod handler;
 pub mod ordered;
+pub mod replay;
 
 pub use event::{decide, Decision, PaymentEvent};
 pub use handler::{Outcome, Publisher};

@@ -1,6 +1,9 @@
-//! Reads for the lookup: a merchant reference's payments, a record's payment, and
-//! each record's history. Every read is strongly consistent and on the table's own
-//! keys: what a notification just wrote is what the next lookup sees.
+//! Reads for the lookup and for replays: a merchant reference's payments, a
+//! record's payment, each record's history, and the payments changed in a time
+//! range. Every item is read strongly consistent from the table itself: what a
+//! notification just wrote is what the next lookup or replay sees.
+
+use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -92,27 +95,60 @@ impl Store {
         Ok(out)
     }
 
-    async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
+    /// The latest view of every payment whose last change is between `from_ms`
+    /// and `to_ms` (inclusive), oldest change first: keys from the `changed`
+    /// index, then the items themselves, strongly consistent.
+    pub async fn payments_changed_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
+        for bucket in schema::changed_pks_between(from_ms, to_ms) {
+            let query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            out.extend(page.items().iter().cloned());
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
+                .index_name(schema::CHANGED_INDEX)
+                .key_condition_expression("#b = :b AND #at BETWEEN :from AND :to")
+                .expression_attribute_names("#b", schema::CHANGED_PK)
+                .expression_attribute_names("#at", schema::CHANGED_AT)
+                .expression_attribute_values(":b", s(&bucket))
+                .expression_attribute_values(":from", AttributeValue::N(from_ms.to_string()))
+                .expression_attribute_values(":to", AttributeValue::N(to_ms.to_string()));
+            for item in self.query_all(query, None).await? {
+                if let (Some(pk), Some(sk)) = (item.text(PK), item.text(SK)) {
+                    keys.insert((pk.to_string(), sk.to_string()));
+                }
             }
         }
+        let keys: Vec<(String, String)> = keys.into_iter().collect();
+        let mut out: Vec<Payment> = Vec::with_capacity(keys.len());
+        out.extend(
+            self.batch_get(&keys, &[])
+                .await?
+                .iter()
+                .filter_map(Payment::from_item),
+        );
+        // The index is eventually consistent: an item read now may have changed
+        // since, out of the range; its latest view is what a replay sends.
+        out.sort_by(|a, b| {
+            a.changed_at_ms
+                .cmp(&b.changed_at_ms)
+                .then(a.key.cmp(&b.key))
+        });
+        Ok(out)
+    }
+
+    async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true);
+        self.query_all(query, None).await
     }
 }

@@ -10,6 +10,7 @@ mod delivery;
 mod expr;
 pub mod lookup;
 mod open;
+mod paging;
 pub mod payment;
 pub mod schema;
 pub mod sweep;

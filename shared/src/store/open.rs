@@ -79,30 +79,22 @@ impl Store {
         older_than_ms: i64,
         max: usize,
     ) -> Result<Vec<OpenRecord>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(OPEN_INDEX)
-                .key_condition_expression("#q = :q AND #since <= :t")
-                .expression_attribute_names("#q", OPEN_PK)
-                .expression_attribute_names("#since", OPEN_SINCE)
-                .expression_attribute_values(":q", s(queue))
-                .expression_attribute_values(":t", AttributeValue::N(older_than_ms.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            out.extend(page.items().iter().filter_map(OpenRecord::from_item));
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() || out.len() >= max {
-                out.truncate(max);
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(OPEN_INDEX)
+            .key_condition_expression("#q = :q AND #since <= :t")
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_names("#since", OPEN_SINCE)
+            .expression_attribute_values(":q", s(queue))
+            .expression_attribute_values(":t", AttributeValue::N(older_than_ms.to_string()));
+        Ok(self
+            .query_all(query, Some(max))
+            .await?
+            .iter()
+            .filter_map(OpenRecord::from_item)
+            .collect())
     }
 
     /// The next `limit` records of `queue` after where the walk saved under `scope`

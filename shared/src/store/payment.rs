@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::attr::AttrExt;
 use super::delivery::{Delivery, StoreError};
 use super::expr::{n, s, update_expression, Expr};
-use super::schema::{key_part, PK, SK};
+use super::schema::{changed_pk, key_part, CHANGED_AT, CHANGED_PK, PK, SK};
 use super::Store;
 use crate::lifecycle::{Direction, Lifecycle, OrderTotals, TERMINAL_CLASH};
 
@@ -89,7 +89,12 @@ impl Store {
         let mut set = vec![
             format!("{} = {}", e.name("item_type"), e.value(s(ITEM_TYPE))),
             format!("{} = {}", e.name("provider"), e.value(s(d.provider))),
-            format!("{} = {now}", e.name("changed_at_ms")),
+            format!("{} = {now}", e.name(CHANGED_AT)),
+            format!(
+                "{} = {}",
+                e.name(CHANGED_PK),
+                e.value(s(changed_pk(&pk, d.received_at_ms)))
+            ),
         ];
         let version = e.name("version");
         let zero = e.value(n(0));

@@ -14,12 +14,50 @@ pub const SK: &str = "sk";
 pub const OPEN_INDEX: &str = "open";
 pub const OPEN_PK: &str = "open_pk";
 pub const OPEN_SINCE: &str = "open_since";
+/// Sparse index of payment items by the hour of their last change, for replays
+/// of a time range. Keys only: a replay reads each payment's latest item itself.
+pub const CHANGED_INDEX: &str = "changed";
+pub const CHANGED_PK: &str = "changed_pk";
+pub const CHANGED_AT: &str = "changed_at_ms";
+/// Each hour's changes are spread over this many index partitions, so a busy
+/// hour never meets one partition's write limit.
+pub const CHANGED_SHARDS: u32 = 4;
+const HOUR_MS: i64 = 3_600_000;
+
+/// The index partition of a payment that changed at `at_ms`.
+pub fn changed_pk(payment_pk: &str, at_ms: i64) -> String {
+    let shard = payment_pk
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % CHANGED_SHARDS;
+    changed_bucket(at_ms.div_euclid(HOUR_MS), shard)
+}
+
+fn changed_bucket(hour: i64, shard: u32) -> String {
+    format!("changed#{hour}#{shard}")
+}
+
+/// Every index partition that can hold a change between `from_ms` and `to_ms`.
+pub fn changed_pks_between(from_ms: i64, to_ms: i64) -> Vec<String> {
+    let (first, last) = (from_ms.div_euclid(HOUR_MS), to_ms.div_euclid(HOUR_MS));
+    (first..=last)
+        .flat_map(|hour| (0..CHANGED_SHARDS).map(move |shard| changed_bucket(hour, shard)))
+        .collect()
+}
+
 /// Epoch seconds after which DynamoDB deletes an event item.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const STATE_SK: &str = "state";
 
 /// `(attribute, type)` pairs exactly as the template declares them.
-pub const ATTRIBUTES: [(&str, &str); 4] = [(PK, "S"), (SK, "S"), (OPEN_PK, "S"), (OPEN_SINCE, "N")];
+pub const ATTRIBUTES: [(&str, &str); 6] = [
+    (PK, "S"),
+    (SK, "S"),
+    (OPEN_PK, "S"),
+    (OPEN_SINCE, "N"),
+    (CHANGED_PK, "S"),
+    (CHANGED_AT, "N"),
+];
 
 /// Keeps provider-chosen text from forging the separators in composite keys.
 pub fn key_part(s: &str) -> String {
@@ -82,6 +120,16 @@ async fn create(client: &Client, table: &str, stream: bool) -> Result<(), aws_sd
                 .build(),
         )
         .build()?;
+    let changed_index = GlobalSecondaryIndex::builder()
+        .index_name(CHANGED_INDEX)
+        .key_schema(key(CHANGED_PK, KeyType::Hash)?)
+        .key_schema(key(CHANGED_AT, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()?;
     let result = client
         .create_table()
         .table_name(table)
@@ -90,9 +138,12 @@ async fn create(client: &Client, table: &str, stream: bool) -> Result<(), aws_sd
         .attribute_definitions(attr(SK, ScalarAttributeType::S)?)
         .attribute_definitions(attr(OPEN_PK, ScalarAttributeType::S)?)
         .attribute_definitions(attr(OPEN_SINCE, ScalarAttributeType::N)?)
+        .attribute_definitions(attr(CHANGED_PK, ScalarAttributeType::S)?)
+        .attribute_definitions(attr(CHANGED_AT, ScalarAttributeType::N)?)
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
         .global_secondary_indexes(open_index)
+        .global_secondary_indexes(changed_index)
         .set_stream_specification(if stream {
             Some(
                 StreamSpecification::builder()
@@ -139,6 +190,21 @@ mod tests {
         let b = event_sk(&["a".into(), "b#c".into()]);
         assert_ne!(a, b);
         assert_eq!(record_pk("ccpayment", "1#2%"), "ccpayment#1%232%25");
+    }
+
+    #[test]
+    fn a_change_is_in_one_of_the_partitions_a_range_covers() {
+        let at = 1_796_000_000_123;
+        for pk in ["ref#a", "ref#b", "user#c", "id#citypay#d"] {
+            let p = changed_pk(pk, at);
+            assert!(changed_pks_between(at, at).contains(&p));
+            assert!(changed_pks_between(at - 7_200_000, at + 1).contains(&p));
+            assert!(!changed_pks_between(at + 3_600_000, at + 7_200_000).contains(&p));
+        }
+        assert_eq!(
+            changed_pks_between(0, 3 * 3_600_000 - 1).len(),
+            3 * CHANGED_SHARDS as usize
+        );
     }
 
     #[test]

@@ -2,11 +2,8 @@
 //! stands (one cursor item per scope), and which of a page's records we already
 //! hold (one `BatchGetItem` of their state items, never a read per record).
 
-use std::collections::HashMap;
-use std::time::Duration;
-
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use super::attr::{dynamo, AttrExt, Item};
 use super::expr::s;
@@ -14,10 +11,6 @@ use super::schema::{self, PK, SK, STATE_SK};
 use super::{Store, StoreError};
 
 const CURSOR_SK: &str = "sweep-cursor";
-/// DynamoDB's limit of keys per `BatchGetItem`.
-const BATCH_GET_MAX: usize = 100;
-/// Rounds of retrying keys DynamoDB left unprocessed before the sweep reports failure.
-const UNPROCESSED_ROUNDS: u32 = 5;
 
 /// Where one sweep stands: everything created before `swept_until` has been listed
 /// once; a range in progress resumes at `next_id`.
@@ -92,55 +85,14 @@ impl Store {
         provider: &str,
         record_keys: &[String],
     ) -> Result<HashMap<String, Option<String>>, StoreError> {
+        let keys: Vec<(String, String)> = record_keys
+            .iter()
+            .map(|key| (schema::record_pk(provider, key), STATE_SK.to_string()))
+            .collect();
         let mut known = HashMap::new();
-        for chunk in record_keys.chunks(BATCH_GET_MAX) {
-            let mut keys = Vec::with_capacity(chunk.len());
-            for key in chunk {
-                keys.push(HashMap::from([
-                    (PK.to_string(), s(schema::record_pk(provider, key))),
-                    (SK.to_string(), s(STATE_SK)),
-                ]));
-            }
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .projection_expression("#k, #st")
-                    .expression_attribute_names("#k", "record_key")
-                    .expression_attribute_names("#st", "status")
-                    .build()?,
-            );
-            let mut round = 0;
-            while let Some(request) = pending.take() {
-                round += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(self.table(), request)
-                    .send()
-                    .await
-                    .map_err(dynamo)?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(self.table()))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(key) = item.text("record_key") {
-                        known.insert(key.to_string(), item.text("status").map(str::to_string));
-                    }
-                }
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(self.table()))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-                if pending.is_some() {
-                    if round >= UNPROCESSED_ROUNDS {
-                        return Err(StoreError::Contention(round));
-                    }
-                    tokio::time::sleep(Duration::from_millis(50 << round)).await;
-                }
+        for item in self.batch_get(&keys, &["record_key", "status"]).await? {
+            if let Some(key) = item.text("record_key") {
+                known.insert(key.to_string(), item.text("status").map(str::to_string));
             }
         }
         Ok(known)
