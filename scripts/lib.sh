@@ -59,14 +59,18 @@ start_dynamodb() {
 
 # start_moto PORT LOGFILE: moto's server mode (PyPI) as the local EventBridge and
 # SQS, sets MOTO_PID and points the SDK's EventBridge and SQS clients at it.
+# Its own virtualenv, pinned: with jsonpath-ng before 1.16, moto rebuilt a parser for
+# every event a rule delivered (about 350 ms each), which starved every test of it.
+MOTO_VENV="$CARGO_TARGET_DIR/tools/moto-5.2.5"
 start_moto() {
   local port="$1" logfile="$2"
-  if ! command -v moto_server >/dev/null; then
-    log "installing moto's server (PyPI)"
-    python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5.1,<6"
-    hash -r
+  if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    log "installing moto's server (PyPI) into $MOTO_VENV"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check \
+      "moto[server]==5.2.5" "jsonpath-ng>=1.16,<2"
   fi
-  moto_server -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
   wait_up "moto_server" "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" "$logfile"
   export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port"

@@ -26,7 +26,7 @@ pub struct Cpu {
     pub wall: Duration,
 }
 
-fn thread_cpu() -> Result<Duration, CpuError> {
+pub(crate) fn thread_cpu() -> Result<Duration, CpuError> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat")
         .map_err(|e| CpuError::Clock(e.to_string()))?;
     text.split_whitespace()

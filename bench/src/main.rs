@@ -9,6 +9,7 @@ mod bodies;
 mod cold_start;
 mod counting;
 mod cpu;
+mod events;
 mod item_size;
 mod latency;
 mod report;
@@ -31,6 +32,9 @@ struct Args {
     warmup: usize,
     /// Calls per CPU round (7 rounds).
     cpu_calls: usize,
+    /// Changes published at load, and changes timed from arrival to the queue.
+    events: usize,
+    events_delayed: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -41,6 +45,8 @@ fn args() -> Result<Args, String> {
         cpu_only: false,
         warmup: 200,
         cpu_calls: 20_000,
+        events: 2000,
+        events_delayed: 500,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,18 +58,33 @@ fn args() -> Result<Args, String> {
             "--cpu-only" => a.cpu_only = true,
             "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("{e}"))?,
             "--cpu-calls" => a.cpu_calls = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--events" => a.events = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--events-delayed" => {
+                a.events_delayed = value()?.parse().map_err(|e| format!("{e}"))?
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --cold-runs N, --functions DIR, --cpu-only"
+                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --events N, --events-delayed N, --cold-runs N, --functions DIR, --cpu-only"
                 ))
             }
         }
     }
-    if a.deliveries == 0 || a.warmup == 0 || a.cpu_calls == 0 {
-        return Err("--deliveries, --warmup and --cpu-calls must be at least 1".into());
+    if a.deliveries == 0
+        || a.warmup == 0
+        || a.cpu_calls == 0
+        || a.events == 0
+        || a.events_delayed == 0
+    {
+        return Err(
+            "--deliveries, --warmup, --cpu-calls, --events and --events-delayed must be at least 1"
+                .into(),
+        );
     }
     Ok(a)
 }
+
+/// Changes a second while the delay from arrival to event is measured.
+const EVENTS_RATE: u64 = 50;
 
 /// What each provider's deliveries are measured as.
 const SCENARIOS: [(&str, Kind, Mode); 11] = [
@@ -127,6 +148,12 @@ async fn run() -> Result<(), String> {
         latency(&rig, &args).await?;
     }
     cpu(&rig, args.cpu_calls)?;
+    if !args.cpu_only {
+        let r = events::measure(&rig, args.events, args.events_delayed, EVENTS_RATE)
+            .await
+            .map_err(|e| format!("events out: {e}"))?;
+        report::events(&r);
+    }
     match &args.functions {
         Some(dir) if !args.cpu_only => cold_start::all(dir, args.cold_runs).await?,
         _ => println!("\ncold start: skipped"),

@@ -193,3 +193,30 @@ pub fn cpu(rows: &[(&str, Cpu)], calls: usize) {
         );
     }
 }
+
+pub fn events(r: &crate::events::EventsReport) {
+    println!("\nevents out (stream → publisher → EventBridge → rule → SQS, local stand-ins)");
+    println!(
+        "publisher CPU per stream record: {:.2} µs handler (event JSON to answer, PutEvents included), {:.2} µs decide + encode",
+        r.handler_cpu_per_record.as_secs_f64() * 1e6,
+        r.pure_cpu_per_record.as_secs_f64() * 1e6
+    );
+    println!(
+        "at load: {} changes, {} events, {} PutEvents: {:.3} PutEvents per change",
+        r.changes,
+        r.published,
+        r.put_requests,
+        r.put_requests / (r.changes.max(1) as f64)
+    );
+    match r.delay {
+        Some(d) => println!(
+            "arrival to event on the queue, {} changes at {}/s, stream polled every {} ms: p50 {:.0} ms, p99 {:.0} ms",
+            r.delayed,
+            r.rate_per_sec,
+            crate::events::POLL_INTERVAL.as_millis(),
+            ms(d.p50),
+            ms(d.p99)
+        ),
+        None => println!("arrival to event: no event arrived"),
+    }
+}

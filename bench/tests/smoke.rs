@@ -12,7 +12,18 @@ fn a_short_run_answers_every_delivery_with_no_read() {
         "run with scripts/test.sh, which starts DynamoDB Local"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["--deliveries", "4", "--warmup", "2", "--cpu-calls", "20"])
+        .args([
+            "--deliveries",
+            "4",
+            "--warmup",
+            "2",
+            "--cpu-calls",
+            "20",
+            "--events",
+            "30",
+            "--events-delayed",
+            "20",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -66,4 +77,13 @@ fn a_short_run_answers_every_delivery_with_no_read() {
             "no CPU figure for {row}:\n{stdout}"
         );
     }
+    // Every change stored at load became one event, in batched PutEvents.
+    assert!(
+        stdout.contains("at load: 30 changes, 30 events, "),
+        "events out:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("arrival to event on the queue, 20 changes"),
+        "every timed change arrived:\n{stdout}"
+    );
 }
