@@ -279,6 +279,32 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An array of objects; absent or `null` is empty.
+    pub fn objects(&self, name: &str) -> Result<Vec<Fields<'a>>, FieldError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let wrong = || FieldError::WrongType {
+            field: name.to_string(),
+            expected: "an array of objects",
+        };
+        match kind(raw) {
+            Kind::Null => Ok(Vec::new()),
+            Kind::Array => {
+                let items: Vec<&'a RawValue> =
+                    serde_json::from_str(raw.get()).map_err(|_| wrong())?;
+                items
+                    .into_iter()
+                    .map(|item| match kind(item) {
+                        Kind::Object => Fields::parse_str(item.get(), name),
+                        _ => Err(wrong()),
+                    })
+                    .collect()
+            }
+            _ => Err(wrong()),
+        }
+    }
+
     /// The decoded text of a string field, for callers that parse it further.
     pub fn string_value(&self, name: &str) -> Result<Option<String>, FieldError> {
         match self.get(name) {

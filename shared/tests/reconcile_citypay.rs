@@ -203,3 +203,87 @@ async fn alchemypay_orders_not_final_after_a_day_are_reported() {
         "every queue no API can confirm is counted"
     );
 }
+
+fn history_api(fake: &FakeCityPay, access: &str) -> shared::citypay::HistoryApi {
+    shared::citypay::HistoryApi::new(
+        fake.base_url(),
+        shared::secret::Secret::new(access),
+        std::time::Duration::from_secs(2),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_order_history_works_with_either_header_spelling_and_pages_newest_first() {
+    use shared::citypay::JwtHeader;
+    for (fake_accepts, expected) in [
+        (
+            testkit::citypay::JwtHeader::BearerToken,
+            JwtHeader::BearerToken,
+        ),
+        (
+            testkit::citypay::JwtHeader::Authorization,
+            JwtHeader::Authorization,
+        ),
+    ] {
+        let fake = FakeCityPay::start().await;
+        fake.set_access("access-1", fake_accepts);
+        for i in 0..25 {
+            fake.add_to_history(&format!("paid-{i:02}"), 1_796_000_000_000 + i * 1000);
+        }
+        let api = history_api(&fake, "access-1");
+        let mut tokens = Vec::new();
+        let mut page = Some(0);
+        while let Some(p) = page {
+            let got = api.page(p, 10).await.unwrap();
+            tokens.extend(got.items.iter().map(|i| i.token.clone()));
+            assert!(got
+                .items
+                .iter()
+                .all(|i| i.status == shared::citypay::OrderStatus::Confirmed));
+            page = got.next_page;
+        }
+        let expected_tokens: Vec<String> = (0..25).rev().map(|i| format!("paid-{i:02}")).collect();
+        assert_eq!(tokens, expected_tokens, "every order once, newest first");
+        assert_eq!(api.header_in_use(), Some(expected));
+        assert_eq!(fake.logins(), 1, "one login for the whole walk");
+        assert_eq!(fake.history_pages(), 3);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_jwt_means_one_new_login_and_a_wrong_access_token_a_clear_error() {
+    let fake = FakeCityPay::start().await;
+    fake.set_access("access-1", testkit::citypay::JwtHeader::Authorization);
+    fake.set_jwt_ttl(std::time::Duration::from_millis(200));
+    fake.add_to_history("o-1", 1_796_000_000_000);
+    let api = history_api(&fake, "access-1");
+    assert_eq!(api.page(0, 10).await.unwrap().items.len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(api.page(0, 10).await.unwrap().items.len(), 1);
+    assert_eq!(fake.logins(), 2, "logged in again once the JWT expired");
+
+    let wrong = history_api(&fake, "not-the-token");
+    let e = wrong.page(0, 10).await.unwrap_err();
+    assert_eq!(e, shared::citypay::HistoryError::LoginRefused(401));
+    assert!(e.to_string().contains("access token"), "{e}");
+}
+
+#[tokio::test]
+async fn the_fake_refuses_beyond_citypays_limits_and_the_client_reports_it() {
+    let fake = FakeCityPay::start().await;
+    fake.set_access("access-1", testkit::citypay::JwtHeader::BearerToken);
+    let api = history_api(&fake, "access-1");
+    let mut refused = None;
+    for i in 0..210 {
+        if let Err(e) = api.page(0, 10).await {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (at, e) = refused.unwrap();
+    assert_eq!(e, shared::citypay::HistoryError::RateLimited);
+    // The login and 199 pages make 200 requests in the minute.
+    assert_eq!(at, 199);
+    assert_eq!(fake.violations().len(), 1);
+}

@@ -3,11 +3,14 @@
 //! the callback body.
 
 pub mod callback;
+pub mod history;
+mod http;
 pub mod order_api;
 pub mod receiver;
 pub mod status;
 
 pub use callback::{Callback, DepositCallback, OrderCallback};
+pub use history::{HistoryApi, HistoryError, HistoryItem, HistoryPage, JwtHeader};
 pub use order_api::{ConfirmError, ConfirmedOrder, OrderApi};
 pub use receiver::{Citypay, CitypayConfig, INFO};
 

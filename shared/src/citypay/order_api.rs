@@ -69,21 +69,20 @@ fn path_segment(s: &str) -> String {
 
 impl OrderApi {
     pub fn new(base: impl Into<String>, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent("payment-webhooks/1")
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Self {
-            client,
+            client: super::http::client(timeout)?,
             base: base.into().trim_end_matches('/').to_string(),
         })
     }
 
     pub async fn fetch(&self, order_token: &str) -> Result<ConfirmedOrder, ConfirmError> {
         let url = format!("{}/order/{}", self.base, path_segment(order_token));
-        let resp = self.client.get(url).send().await.map_err(transport)?;
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(super::http::failure)?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(ConfirmError::NotFound);
@@ -91,25 +90,18 @@ impl OrderApi {
         if !status.is_success() {
             return Err(ConfirmError::Http(status.as_u16()));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-        {
-            return Err(ConfirmError::BadResponse("too large".into()));
-        }
-        let bytes = resp.bytes().await.map_err(transport)?;
-        if bytes.len() > MAX_ANSWER_BYTES {
-            return Err(ConfirmError::BadResponse("too large".into()));
-        }
+        let bytes = super::http::body(resp, MAX_ANSWER_BYTES).await?;
         parse_answer(&bytes, order_token)
     }
 }
 
-fn transport(e: reqwest::Error) -> ConfirmError {
-    if e.is_timeout() {
-        ConfirmError::Timeout
-    } else {
-        ConfirmError::Transport(e.to_string())
+impl From<super::http::Failure> for ConfirmError {
+    fn from(f: super::http::Failure) -> Self {
+        match f {
+            super::http::Failure::Timeout => ConfirmError::Timeout,
+            super::http::Failure::Transport(e) => ConfirmError::Transport(e),
+            super::http::Failure::TooLarge => ConfirmError::BadResponse("too large".into()),
+        }
     }
 }
 

@@ -154,7 +154,7 @@ impl Publisher {
                 ),
                 (
                     "PublishFailures",
-                    f64::from(u8::from(outcome.failed_from.is_some())),
+                    f64::from(u8::from(outcome.failed_from.is_some() || outcome.refused)),
                     Unit::Count,
                 ),
             ],
