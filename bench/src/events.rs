@@ -36,6 +36,10 @@ pub struct EventsReport {
     pub put_requests: f64,
     pub handler_cpu_per_record: Duration,
     pub pure_cpu_per_record: Duration,
+    /// Of the handler's: the Lambda event's JSON parsed, alone.
+    pub parse_cpu_per_record: Duration,
+    /// Stream records that reached the handler (payment changes).
+    pub records: usize,
     pub delayed: usize,
     pub rate_per_sec: u64,
     pub delay: Option<Percentiles>,
@@ -90,23 +94,29 @@ pub async fn measure(
         metrics,
     );
     let streams = aws_sdk_dynamodbstreams::Client::new(config);
+    let texts = std::sync::Mutex::new(Vec::<String>::new());
 
     // At load: the changes wait in the stream, read 100 at a time.
     for i in 0..changes {
         store_change(rig, &store, &format!("ev-load-{i}")).await?;
     }
-    let mut poller = StreamPoller::new(&rig.client, streams.clone(), &table).await?;
+    let mut poller = StreamPoller::new(&rig.client, streams, &table).await?;
     poller.batch_size = 100;
+    // As the template's filter criteria: only payment changes reach the function.
+    poller.filter = Some(testkit::stream::payment_changes);
     let cpu = std::sync::Mutex::new((Duration::ZERO, 0usize));
     let seen = std::sync::Mutex::new(Vec::<Event>::new());
     let mut idle = 0;
     while idle < 3 {
         let done = poller
             .poll_once(|e| {
-                let (publisher, cpu, seen) = (&publisher, &cpu, &seen);
+                let (publisher, cpu, seen, texts) = (&publisher, &cpu, &seen, &texts);
                 async move {
                     // What the Lambda runtime hands the function: the event's JSON.
                     let text = serde_json::to_string(&e)?;
+                    if let Ok(mut t) = texts.lock() {
+                        t.push(text.clone());
+                    }
                     let records = e.records.len();
                     if let Ok(mut s) = seen.lock() {
                         s.push(e);
@@ -150,9 +160,21 @@ pub async fn measure(
     }
     rounds.sort_unstable();
     let pure = rounds.get(3).copied().unwrap_or_default() / records.max(1) as u32;
+    // The Lambda event's deserialization alone.
+    let texts = texts.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut rounds = Vec::new();
+    for _ in 0..7 {
+        let c0 = crate::cpu::thread_cpu()?;
+        for t in &texts {
+            std::hint::black_box(serde_json::from_str::<Event>(std::hint::black_box(t))?);
+        }
+        rounds.push(crate::cpu::thread_cpu()?.saturating_sub(c0));
+    }
+    rounds.sort_unstable();
+    let parse = rounds.get(3).copied().unwrap_or_default() / records.max(1) as u32;
 
     // Steady arrivals, the stream polled every 250 ms, the queue read as events land.
-    let delays = delay(rig, &store, &bus, &publisher, &table, delayed, rate_per_sec).await?;
+    let delays = delay(rig, &store, &bus, &publisher, poller, delayed, rate_per_sec).await?;
     if published as usize != changes || delays.len() != delayed {
         return Err(format!(
             "events lost: {published} of {changes} published at load, {} of {delayed} arrived",
@@ -167,6 +189,8 @@ pub async fn measure(
         put_requests,
         handler_cpu_per_record: handler_cpu / records.max(1) as u32,
         pure_cpu_per_record: pure,
+        parse_cpu_per_record: parse,
+        records,
         delayed: delays.len(),
         rate_per_sec,
         delay: percentiles(&delays),
@@ -178,16 +202,11 @@ async fn delay(
     store: &Store,
     bus: &LocalBus,
     publisher: &Publisher,
-    table: &str,
+    // Where the load run left the stream: only new changes are timed.
+    mut poller: StreamPoller,
     n: usize,
     rate_per_sec: u64,
 ) -> Result<Vec<Duration>, Error> {
-    let streams = aws_sdk_dynamodbstreams::Client::new(shared::store::sdk_config().await);
-    let mut poller = StreamPoller::new(&rig.client, streams, table).await?;
-    // Skip what the load run left: only new changes are timed.
-    poller
-        .poll_once(|_| async { Ok::<_, Error>(Default::default()) })
-        .await?;
     let writing = std::sync::atomic::AtomicBool::new(true);
     let gap = Duration::from_micros(1_000_000 / rate_per_sec.max(1));
     let writer = async {

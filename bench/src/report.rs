@@ -197,8 +197,10 @@ pub fn cpu(rows: &[(&str, Cpu)], calls: usize) {
 pub fn events(r: &crate::events::EventsReport) {
     println!("\nevents out (stream → publisher → EventBridge → rule → SQS, local stand-ins)");
     println!(
-        "publisher CPU per stream record: {:.2} µs handler (event JSON to answer, PutEvents included), {:.2} µs decide + encode",
+        "publisher CPU per stream record ({} payment changes, as the filter passes them): {:.2} µs handler (event JSON to answer, PutEvents included), of which {:.2} µs parsing the Lambda event and {:.2} µs decide + encode",
+        r.records,
         r.handler_cpu_per_record.as_secs_f64() * 1e6,
+        r.parse_cpu_per_record.as_secs_f64() * 1e6,
         r.pure_cpu_per_record.as_secs_f64() * 1e6
     );
     println!(

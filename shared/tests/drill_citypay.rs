@@ -4,9 +4,13 @@
 //! (CityPay's retries are undocumented, so the drill assumes none). The reconciler
 //! runs every five minutes against the fake order API.
 //!
-//! At the end every order we heard of has CityPay's true final status locally
-//! (CONFIRMED or EXPIRED), every callback we received is stored exactly once, and
-//! the time from the end of the outage to full recovery is printed.
+//! The reconciler also sweeps CityPay's order history, so orders whose every
+//! callback fell in the outage are found too.
+//!
+//! At the end every order has CityPay's true final status locally (CONFIRMED or
+//! EXPIRED), every callback we received is stored exactly once, the sweep stayed
+//! within CityPay's limits, and the time from the end of the outage to full
+//! recovery is printed.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
@@ -70,7 +74,24 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     let up = config(client.clone());
     let dead = dead_client().await;
     let down = config(dead.clone());
-    let rc = reconciler_config(None, &fake.base_url());
+    let mut rc = reconciler_config(None, &fake.base_url());
+    rc.citypay_sweep = Some(shared::reconcile::CitypaySweepConfig {
+        access_token: Secret::new("drill-access-token"),
+        pages_per_run: 4,
+        page_size: 50,
+        // Virtual time: the drill counts requests per virtual hour itself.
+        min_interval: Duration::ZERO,
+        overlap_secs: 3600,
+        backfill_secs: 86_400,
+    });
+    fake.set_access(
+        "drill-access-token",
+        testkit::citypay::JwtHeader::Authorization,
+    );
+    fake.set_rate_limits(usize::MAX, usize::MAX);
+    let mut history_requests: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut busiest_run = 0usize;
+    let mut found_by_sweep = 0u32;
     let (reconciler_up, _) = reconciler(client.clone(), &table, rc.clone());
     let (reconciler_down, _) = reconciler(dead, &table, rc);
 
@@ -111,6 +132,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         };
         match event {
             Event::Created(i) => {
+                fake.add_to_history(&token(i), now * 1000);
                 let status = deliver(i, "order_created", "IN_PROGRESS").await;
                 if status == 200 {
                     heard_of.insert(i);
@@ -136,10 +158,15 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
                 } else {
                     &reconciler_up
                 };
-                rec.run_at(now).await;
+                let before = fake.logins() + fake.history_pages();
+                let sum = rec.run_at(now).await;
+                found_by_sweep += sum.citypay_found_by_sweep;
+                let asked = fake.logins() + fake.history_pages() - before;
+                *history_requests.entry(now / 3600).or_default() += asked;
+                busiest_run = busiest_run.max(asked);
                 if !in_outage {
-                    for &i in &heard_of {
-                        if correct_at.contains_key(&i) {
+                    for (i, created) in created_at.iter().enumerate() {
+                        if *created > now || correct_at.contains_key(&i) {
                             continue;
                         }
                         let st =
@@ -159,8 +186,8 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         }
     }
 
-    // Every order we heard of ends in CityPay's true final state.
-    for &i in &heard_of {
+    // Every order, heard of or found by the sweep, ends in CityPay's true final state.
+    for i in 0..ORDERS {
         let st = state_item(&client, &table, "citypay", &order_record_key(&token(i)))
             .await
             .unwrap();
@@ -175,12 +202,20 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
             "order {i} is final, so not open"
         );
     }
-    // Every callback received, stored exactly once.
+    // Every callback received stored exactly once, and one event per order the
+    // sweep found.
     let items = all_items(&client, &table).await;
-    assert_eq!(of_type(&items, "event").len(), stored_callbacks);
+    assert_eq!(
+        of_type(&items, "event").len(),
+        stored_callbacks + found_by_sweep as usize
+    );
+    let swept = of_type(&items, "event")
+        .iter()
+        .filter(|e| flags(e).contains(&"found_by_sweep".to_string()))
+        .count();
+    assert_eq!(swept, found_by_sweep as usize);
     let never_heard = ORDERS - heard_of.len();
-    // Orders whose every callback fell in the outage: no documented query finds them
-    // without the order-history API (needs a JWT), which this drill does not use.
+    // Orders whose every callback fell in the outage: only the sweep finds them.
     let expected_unknown = (0..ORDERS)
         .filter(|i| {
             let c = created_at[*i];
@@ -189,10 +224,24 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         })
         .count();
     assert_eq!(never_heard, expected_unknown);
+    assert!(found_by_sweep as usize >= expected_unknown);
+    // Within CityPay's limits in virtual time: 1,000 an hour; a run is one instant,
+    // so its requests are at most one minute's 200.
+    let busiest_hour = history_requests.values().copied().max().unwrap_or(0);
+    assert!(
+        busiest_hour <= 1000,
+        "{busiest_hour} history requests in an hour"
+    );
+    assert!(
+        busiest_run <= 200,
+        "{busiest_run} history requests in one run"
+    );
+    let total_requests: usize = history_requests.values().sum();
 
     let affected: Vec<usize> = heard_of
         .iter()
         .copied()
+        .chain((0..ORDERS).filter(|i| !heard_of.contains(i)))
         .filter(|i| created_at[*i] + 3600 >= OUTAGE.0 && created_at[*i] < OUTAGE.1)
         .collect();
     let recovered_at = affected.iter().map(|i| correct_at[i]).max().unwrap();
@@ -201,7 +250,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         .filter(|st| s(st, "status") == Some("EXPIRED"))
         .count();
     println!("drill citypay: {ORDERS} orders, {stored_callbacks} callbacks stored, {lost_callbacks} lost in the outage, {expired_locally} expired locally");
-    println!("drill citypay: {never_heard} orders had every callback in the outage and stay unknown (needs the order-history API)");
+    println!("drill citypay: {never_heard} orders had every callback in the outage; the order-history sweep stored {found_by_sweep} orders we had not heard of, 0 unknown at the end; {total_requests} history requests (logins and pages), at most {busiest_hour} in an hour and {busiest_run} in a run");
     println!(
         "drill citypay: {} orders touched the outage; all correct at +{:.2} h, {:.2} h after it ended",
         affected.len(),

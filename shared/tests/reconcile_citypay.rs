@@ -287,3 +287,129 @@ async fn the_fake_refuses_beyond_citypays_limits_and_the_client_reports_it() {
     assert_eq!(at, 199);
     assert_eq!(fake.violations().len(), 1);
 }
+
+fn sweep_config(pages_per_run: u32) -> shared::reconcile::CitypaySweepConfig {
+    shared::reconcile::CitypaySweepConfig {
+        access_token: shared::secret::Secret::new("access-1"),
+        pages_per_run,
+        page_size: 50,
+        min_interval: std::time::Duration::ZERO,
+        overlap_secs: 600,
+        backfill_secs: 7 * 86_400,
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_stores_every_listed_order_we_never_heard_of_with_its_true_status() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    fake.set_access("access-1", testkit::citypay::JwtHeader::Authorization);
+    let (rx, _) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    let now = shared::clock::now_unix();
+    // 120 orders over the last two hours; we heard of every sixth one only.
+    let mut unknown = Vec::new();
+    for i in 0..120i64 {
+        let token = match i % 3 {
+            0 => format!("paid-s{i}"),
+            1 => format!("expired-s{i}"),
+            _ => format!("canceled-s{i}"),
+        };
+        fake.add_to_history(&token, (now - 7200 + i * 60) * 1000);
+        if i % 6 == 0 {
+            let resp = rx
+                .handle(post(
+                    "citypay",
+                    CITYPAY_TOKEN,
+                    &order(&token, "CONFIRMED"),
+                    None,
+                ))
+                .await;
+            assert_eq!(resp.status(), 200);
+        } else {
+            unknown.push(token);
+        }
+    }
+    let mut config = reconciler_config(None, &fake.base_url());
+    config.citypay_sweep = Some(sweep_config(2));
+    let (reconciler, docs) = reconciler(client.clone(), &table, config);
+
+    // Three pages of 50: two this run, the walk resumes at the third.
+    let first = reconciler.run_at(now).await;
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_eq!(first.citypay_sweep_pages, 2);
+    let second = reconciler.run_at(now + 600).await;
+    assert_eq!(second.citypay_sweep_pages, 1, "the rest of the walk");
+    assert_eq!(
+        first.citypay_found_by_sweep + second.citypay_found_by_sweep,
+        unknown.len() as u32
+    );
+    for token in &unknown {
+        let st = state_item(&client, &table, "citypay", &order_record_key(token))
+            .await
+            .unwrap();
+        let want = match token.split('-').next().unwrap() {
+            "paid" => "CONFIRMED",
+            "expired" => "EXPIRED",
+            _ => "CANCELED",
+        };
+        assert_eq!(
+            s(&st, "status"),
+            Some(want),
+            "{token}: the order API's status"
+        );
+    }
+    let events = of_type(&all_items(&client, &table).await, "event")
+        .into_iter()
+        .filter(|e| flags(e).contains(&"found_by_sweep".to_string()))
+        .count();
+    assert_eq!(events, unknown.len());
+    assert_eq!(
+        metrics_total(&docs, "CitypayFoundBySweep"),
+        unknown.len() as f64
+    );
+
+    // Nothing new: the next walk reads one page, finds the orders it saw, stops.
+    let third = reconciler.run_at(now + 1200).await;
+    assert_eq!(
+        (third.citypay_sweep_pages, third.citypay_found_by_sweep),
+        (1, 0)
+    );
+    // A new order whose callback was lost is found by the next run.
+    fake.add_to_history("paid-late", (now + 1300) * 1000);
+    let fourth = reconciler.run_at(now + 1800).await;
+    assert_eq!(fourth.citypay_found_by_sweep, 1);
+    assert_eq!(fake.logins(), 1, "one JWT for every run");
+    assert!(fake.violations().is_empty());
+}
+
+#[tokio::test]
+async fn a_rate_limited_sweep_pauses_and_without_an_access_token_there_is_none() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    fake.set_access("access-1", testkit::citypay::JwtHeader::BearerToken);
+    fake.set_rate_limits(0, 1000);
+    let mut config = reconciler_config(None, &fake.base_url());
+    config.citypay_sweep = Some(sweep_config(4));
+    let (sweeping, _) = reconciler(client.clone(), &table, config);
+    let now = shared::clock::now_unix();
+    let first = sweeping.run_at(now).await;
+    assert!(first.citypay_sweep_rate_limited);
+    assert_eq!(first.citypay_sweep_pages, 1, "stops at the refusal");
+    // Within the pause: no request at all.
+    fake.set_rate_limits(200, 1000);
+    let logins = fake.logins();
+    let paused = sweeping.run_at(now + 30).await;
+    assert!(paused.citypay_sweep_rate_limited);
+    assert_eq!(paused.citypay_sweep_pages, 0);
+    assert_eq!(fake.logins(), logins);
+    let after = sweeping.run_at(now + 61).await;
+    assert!(!after.citypay_sweep_rate_limited);
+    assert!(after.errors.is_empty(), "{:?}", after.errors);
+
+    let (no_token, _) = reconciler(
+        client.clone(),
+        &table,
+        reconciler_config(None, &fake.base_url()),
+    );
+    assert_eq!(no_token.run_at(now).await.citypay_sweep_pages, 0);
+}

@@ -400,6 +400,7 @@ fn each_function_reads_only_its_own_secret() {
         vec![
             "CcpaymentSecret".to_string(),
             "CcpaymentV2Secret".to_string(),
+            "CitypayAccessToken".to_string(),
         ],
     ));
     for (function, secrets) in expect {

@@ -49,6 +49,8 @@ struct HistoryState {
     violations: Vec<String>,
     logins: usize,
     pages: usize,
+    /// CityPay's limits, per minute and per hour of wall time.
+    limits: (usize, usize),
 }
 
 impl Default for HistoryState {
@@ -63,6 +65,7 @@ impl Default for HistoryState {
             violations: Vec::new(),
             logins: 0,
             pages: 0,
+            limits: (200, 1000),
         }
     }
 }
@@ -79,7 +82,7 @@ impl HistoryState {
             .filter(|t| now.duration_since(**t) < Duration::from_secs(60))
             .count();
         self.requests.push(now);
-        if last_minute >= 200 || self.requests.len() > 1000 {
+        if last_minute >= self.limits.0 || self.requests.len() > self.limits.1 {
             self.violations.push(format!(
                 "{} requests in the last minute, {} in the hour",
                 last_minute + 1,
@@ -345,6 +348,12 @@ impl FakeCityPay {
         let mut h = self.history();
         h.access_token = access_token.to_string();
         h.header = header;
+    }
+
+    /// Other limits than CityPay's 200 a minute and 1,000 an hour of wall time: for
+    /// a drill in virtual time, which counts its requests per virtual hour itself.
+    pub fn set_rate_limits(&self, per_minute: usize, per_hour: usize) {
+        self.history().limits = (per_minute, per_hour);
     }
 
     /// How long a JWT is accepted after its login.

@@ -35,6 +35,18 @@ pub struct StreamPoller {
     pub max_retries: Option<u32>,
     /// What the on-failure destination would hold, in stream order.
     pub discarded: Vec<EventRecord>,
+    /// The mapping's filter criteria: records it rejects are passed over without
+    /// an invocation, as Lambda does. `None` hands the function every record.
+    pub filter: Option<fn(&EventRecord) -> bool>,
+}
+
+/// The template's filter: payment items' `INSERT` and `MODIFY`.
+pub fn payment_changes(r: &EventRecord) -> bool {
+    (r.event_name == "INSERT" || r.event_name == "MODIFY")
+        && matches!(
+            r.change.new_image.get("item_type"),
+            Some(serde_dynamo::AttributeValue::S(t)) if t == "payment"
+        )
 }
 
 impl StreamPoller {
@@ -58,6 +70,7 @@ impl StreamPoller {
             failed_invocations: 0,
             max_retries: None,
             discarded: Vec::new(),
+            filter: None,
         })
     }
 
@@ -119,9 +132,13 @@ impl StreamPoller {
             };
             if let Some(it) = shard.iterator.clone() {
                 let page = self.client.get_records().shard_iterator(it).send().await?;
-                shard
-                    .pending
-                    .extend(page.records().iter().map(lambda_record));
+                let filter = self.filter;
+                shard.pending.extend(
+                    page.records()
+                        .iter()
+                        .map(lambda_record)
+                        .filter(|r| filter.is_none_or(|f| f(r))),
+                );
                 shard.iterator = page.next_shard_iterator().map(str::to_string);
             }
             if shard.pending.is_empty() {

@@ -8,6 +8,7 @@ mod http;
 pub mod order_api;
 pub mod receiver;
 pub mod status;
+pub mod sweep;
 
 pub use callback::{Callback, DepositCallback, OrderCallback};
 pub use history::{HistoryApi, HistoryError, HistoryItem, HistoryPage, JwtHeader};

@@ -130,7 +130,7 @@ fn text(raw: &[u8]) -> String {
 
 /// The state follows the order API's answer; the callback's own status is only
 /// the event's key and a claim to compare.
-fn order_delivery(
+pub(super) fn order_delivery(
     o: OrderCallback,
     confirmation: Result<ConfirmedOrder, ConfirmError>,
     raw: &[u8],

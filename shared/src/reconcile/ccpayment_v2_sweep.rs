@@ -51,7 +51,7 @@ pub(super) struct Pacer {
 }
 
 impl Pacer {
-    async fn wait(&self, interval: Duration) {
+    pub(super) async fn wait(&self, interval: Duration) {
         let last = match self.last.lock() {
             Ok(g) => *g,
             Err(p) => *p.into_inner(),

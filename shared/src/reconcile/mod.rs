@@ -6,9 +6,11 @@ mod ccpayment;
 mod ccpayment_v2;
 mod ccpayment_v2_sweep;
 mod citypay;
+mod citypay_sweep;
 pub mod request;
 
 pub use ccpayment_v2_sweep::V2SweepConfig;
+pub use citypay_sweep::CitypaySweepConfig;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,6 +43,8 @@ pub struct ReconcilerConfig {
     pub backlog_warn_windows: usize,
     pub bill_info_after_secs: i64,
     pub citypay_recheck_per_run: i32,
+    /// `None` when CityPay's access token is not set: no order-history sweep.
+    pub citypay_sweep: Option<citypay_sweep::CitypaySweepConfig>,
     pub stale_after_secs: i64,
     pub api_timeout: Duration,
 }
@@ -99,10 +103,48 @@ impl ReconcilerConfig {
             backlog_warn_windows: config::parse_or("CCPAYMENT_RESEND_BACKLOG_WARN", 3usize)?,
             bill_info_after_secs: config::parse_or("CCPAYMENT_BILL_INFO_AFTER_SECS", 1800i64)?,
             citypay_recheck_per_run: config::parse_or("CITYPAY_RECHECK_PER_RUN", 50i32)?,
+            citypay_sweep: citypay_sweep_from_env().await?,
             stale_after_secs: config::parse_or("STALE_AFTER_SECS", 86_400i64)?,
             api_timeout: Duration::from_secs(5),
         })
     }
+}
+
+/// The CityPay sweep runs when its access token is set (`CITYPAY_ACCESS_TOKEN`, or
+/// the secret `CITYPAY_ACCESS_TOKEN_SECRET_ARN` points at, read once per cold start).
+async fn citypay_sweep_from_env() -> Result<Option<citypay_sweep::CitypaySweepConfig>, ConfigError>
+{
+    let token = crate::secrets::string("CITYPAY_ACCESS_TOKEN", "CITYPAY_ACCESS_TOKEN_SECRET_ARN")
+        .await?
+        .filter(|t| {
+            let t = t.expose().trim();
+            !t.is_empty() && t != crate::secrets::PLACEHOLDER
+        });
+    let Some(access_token) = token else {
+        return Ok(None);
+    };
+    let page_size = config::parse_or("CITYPAY_SWEEP_PAGE_SIZE", 50u32)?;
+    if !(1..=100).contains(&page_size) {
+        return Err(ConfigError::Invalid {
+            name: "CITYPAY_SWEEP_PAGE_SIZE",
+            reason: "between 1 and 100".into(),
+        });
+    }
+    let min_interval_ms = config::parse_or("CITYPAY_SWEEP_MIN_INTERVAL_MS", 400u64)?;
+    if min_interval_ms < 300 {
+        return Err(ConfigError::Invalid {
+            name: "CITYPAY_SWEEP_MIN_INTERVAL_MS",
+            reason: "at least 300: CityPay allows 200 requests a minute".into(),
+        });
+    }
+    Ok(Some(citypay_sweep::CitypaySweepConfig {
+        access_token,
+        pages_per_run: config::parse_or("CITYPAY_SWEEP_PAGES_PER_RUN", 4u32)?,
+        page_size,
+        min_interval: Duration::from_millis(min_interval_ms),
+        overlap_secs: config::parse_or("CITYPAY_SWEEP_OVERLAP_SECS", 3600i64)?,
+        backfill_secs: config::parse_or("CITYPAY_SWEEP_BACKFILL_SECS", 7 * 86_400i64)?,
+    }))
 }
 
 /// The v2 sweep's settings: `CCPAYMENT_V2_SWEEP_LISTS` names the lists walked
@@ -176,6 +218,11 @@ pub struct Summary {
     pub citypay_updated: u32,
     pub citypay_expired: u32,
     pub citypay_unconfirmed: u32,
+    pub citypay_sweep_pages: u32,
+    /// Listed orders looked at, and those we did not hold (now stored).
+    pub citypay_swept: u32,
+    pub citypay_found_by_sweep: u32,
+    pub citypay_sweep_rate_limited: bool,
     /// Per `open` queue that no API can confirm: records past the stale limit.
     pub stale: BTreeMap<String, usize>,
     pub errors: Vec<String>,
@@ -194,7 +241,10 @@ pub struct Reconciler {
         crate::ccpayment::credentials::Accounts,
     )>,
     citypay: OrderApi,
+    /// Shared by clones: one JWT session.
+    citypay_history: Option<std::sync::Arc<crate::citypay::HistoryApi>>,
     v2_pacer: ccpayment_v2_sweep::Pacer,
+    citypay_pacer: ccpayment_v2_sweep::Pacer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +283,17 @@ impl Reconciler {
         };
         let citypay = OrderApi::new(&config.citypay_api_base, config.api_timeout)
             .map_err(invalid("CITYPAY_API_BASE"))?;
+        let citypay_history = match &config.citypay_sweep {
+            None => None,
+            Some(sweep) => Some(std::sync::Arc::new(
+                crate::citypay::HistoryApi::new(
+                    &config.citypay_api_base,
+                    sweep.access_token.clone(),
+                    config.api_timeout,
+                )
+                .map_err(invalid("CITYPAY_API_BASE"))?,
+            )),
+        };
         Ok(Self {
             config,
             store,
@@ -240,7 +301,9 @@ impl Reconciler {
             ccpayment,
             ccpayment_v2,
             citypay,
+            citypay_history,
             v2_pacer: Default::default(),
+            citypay_pacer: Default::default(),
         })
     }
 
@@ -345,6 +408,14 @@ impl Reconciler {
                 }
             }
         }
+        if let (Some(history), Some(sweep)) = (&self.citypay_history, &self.config.citypay_sweep) {
+            if let Err(e) = self
+                .citypay_sweep_step(history, &self.citypay, sweep, now, &mut sum)
+                .await
+            {
+                sum.errors.push(format!("citypay sweep: {e}"));
+            }
+        }
         if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
             sum.errors.push(format!("citypay: {e}"));
         }
@@ -402,6 +473,14 @@ impl Reconciler {
             ("CitypayUpdated", count(f64::from(sum.citypay_updated))),
             ("CitypayExpired", count(f64::from(sum.citypay_expired))),
             ("Unconfirmed", count(f64::from(sum.citypay_unconfirmed))),
+            (
+                "CitypaySweepPages",
+                count(f64::from(sum.citypay_sweep_pages)),
+            ),
+            (
+                "CitypayFoundBySweep",
+                count(f64::from(sum.citypay_found_by_sweep)),
+            ),
             ("ReconcilerErrors", count(sum.errors.len() as f64)),
         ]
         .into_iter()
