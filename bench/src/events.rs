@@ -36,6 +36,8 @@ pub struct EventsReport {
     pub put_requests: f64,
     pub handler_cpu_per_record: Duration,
     pub pure_cpu_per_record: Duration,
+    /// The handler against a bus that answers at once.
+    pub instant_bus_cpu_per_record: Duration,
     /// Of the handler's: the Lambda event's JSON parsed, alone.
     pub parse_cpu_per_record: Duration,
     /// Stream records that reached the handler (payment changes).
@@ -57,6 +59,31 @@ fn process_cpu() -> Result<Duration, Error> {
             .unwrap_or(0);
     }
     Ok(Duration::from_nanos(ns))
+}
+
+/// An EventBridge endpoint that takes every entry at once.
+async fn instant_bus() -> wiremock::MockServer {
+    struct TakeAll;
+    impl wiremock::Respond for TakeAll {
+        fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+            let n = serde_json::from_slice::<serde_json::Value>(&req.body)
+                .ok()
+                .and_then(|v| v.get("Entries").and_then(|e| e.as_array()).map(Vec::len))
+                .unwrap_or(0);
+            let entries: Vec<serde_json::Value> = (0..n)
+                .map(|i| serde_json::json!({ "EventId": format!("e-{i}") }))
+                .collect();
+            wiremock::ResponseTemplate::new(200)
+                .insert_header("content-type", "application/x-amz-json-1.1")
+                .set_body_json(serde_json::json!({"FailedEntryCount": 0, "Entries": entries}))
+        }
+    }
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(TakeAll)
+        .mount(&server)
+        .await;
+    server
 }
 
 async fn store_change(rig: &Rig, store: &Store, key: &str) -> Result<(), Error> {
@@ -144,6 +171,30 @@ pub async fn measure(
     let put_requests = shared::metrics::total(&docs, "PutEventsRequests");
     bus.drain().await?;
 
+    // The same batches against a bus that answers at once (a loopback fake taking
+    // every entry): the handler's own CPU, without a slow stand-in's waits.
+    let instant_bus = instant_bus().await;
+    let fast = Publisher::new(
+        aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(config)
+                .endpoint_url(instant_bus.uri())
+                .build(),
+        ),
+        "bench",
+        "payment-webhooks",
+        Metrics::memory().0,
+    );
+    let batches: Vec<String> = texts.lock().map(|t| t.clone()).unwrap_or_default();
+    let before = process_cpu()?;
+    for text in &batches {
+        let event: Event = serde_json::from_str(text)?;
+        let answer = fast.handle(event).await?;
+        if !answer.batch_item_failures.is_empty() {
+            return Err("the instant bus refused".into());
+        }
+    }
+    let instant_cpu = process_cpu()?.saturating_sub(before) / records.max(1) as u32;
+
     // The pure part, alone: decide and encode, on the thread's own clock.
     let events = seen.lock().map(|s| s.clone()).unwrap_or_default();
     let mut rounds = Vec::new();
@@ -161,7 +212,7 @@ pub async fn measure(
     rounds.sort_unstable();
     let pure = rounds.get(3).copied().unwrap_or_default() / records.max(1) as u32;
     // The Lambda event's deserialization alone.
-    let texts = texts.lock().map(|t| t.clone()).unwrap_or_default();
+    let texts = batches;
     let mut rounds = Vec::new();
     for _ in 0..7 {
         let c0 = crate::cpu::thread_cpu()?;
@@ -190,6 +241,7 @@ pub async fn measure(
         handler_cpu_per_record: handler_cpu / records.max(1) as u32,
         pure_cpu_per_record: pure,
         parse_cpu_per_record: parse,
+        instant_bus_cpu_per_record: instant_cpu,
         records,
         delayed: delays.len(),
         rate_per_sec,

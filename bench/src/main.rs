@@ -28,6 +28,8 @@ struct Args {
     functions: Option<PathBuf>,
     /// Only the CPU figures (to compare builds).
     cpu_only: bool,
+    /// Only events out.
+    events_only: bool,
     /// Deliveries per scenario with `ReturnConsumedCapacity` on; they also warm up.
     warmup: usize,
     /// Calls per CPU round (7 rounds).
@@ -43,6 +45,7 @@ fn args() -> Result<Args, String> {
         cold_runs: 20,
         functions: None,
         cpu_only: false,
+        events_only: false,
         warmup: 200,
         cpu_calls: 20_000,
         events: 2000,
@@ -56,6 +59,7 @@ fn args() -> Result<Args, String> {
             "--cold-runs" => a.cold_runs = value()?.parse().map_err(|e| format!("{e}"))?,
             "--functions" => a.functions = Some(PathBuf::from(value()?)),
             "--cpu-only" => a.cpu_only = true,
+            "--events-only" => a.events_only = true,
             "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("{e}"))?,
             "--cpu-calls" => a.cpu_calls = value()?.parse().map_err(|e| format!("{e}"))?,
             "--events" => a.events = value()?.parse().map_err(|e| format!("{e}"))?,
@@ -64,7 +68,7 @@ fn args() -> Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --events N, --events-delayed N, --cold-runs N, --functions DIR, --cpu-only"
+                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --events N, --events-delayed N, --cold-runs N, --functions DIR, --cpu-only, --events-only"
                 ))
             }
         }
@@ -144,10 +148,12 @@ async fn run() -> Result<(), String> {
     report::header();
     let rig = rig::Rig::start().await.map_err(|e| e.to_string())?;
 
-    if !args.cpu_only {
+    if !args.cpu_only && !args.events_only {
         latency(&rig, &args).await?;
     }
-    cpu(&rig, args.cpu_calls)?;
+    if !args.events_only {
+        cpu(&rig, args.cpu_calls)?;
+    }
     if !args.cpu_only {
         let r = events::measure(&rig, args.events, args.events_delayed, EVENTS_RATE)
             .await
@@ -155,7 +161,9 @@ async fn run() -> Result<(), String> {
         report::events(&r);
     }
     match &args.functions {
-        Some(dir) if !args.cpu_only => cold_start::all(dir, args.cold_runs).await?,
+        Some(dir) if !args.cpu_only && !args.events_only => {
+            cold_start::all(dir, args.cold_runs).await?
+        }
         _ => println!("\ncold start: skipped"),
     }
     Ok(())
