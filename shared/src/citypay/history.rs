@@ -195,30 +195,27 @@ impl HistoryApi {
                 j
             }
         };
-        let mut relogged = false;
         let first = header.unwrap_or(JwtHeader::BearerToken);
-        let mut tries = vec![first];
-        if header.is_none() {
-            tries.push(first.other());
-        }
-        let mut i = 0;
-        while let Some(h) = tries.get(i).copied() {
-            i += 1;
-            match self.get_page(&jwt, h, page, limit).await {
-                Ok(p) => {
-                    self.remember(None, Some(h));
-                    return Ok(p);
+        let spellings = match header {
+            Some(h) => vec![h],
+            None => vec![first, first.other()],
+        };
+        for round in 0..2 {
+            if round == 1 {
+                // Expired or refused: one new login, then the same spellings again.
+                self.forget_jwt();
+                jwt = self.login().await?;
+                self.remember(Some(jwt.clone()), None);
+            }
+            for &h in &spellings {
+                match self.get_page(&jwt, h, page, limit).await {
+                    Ok(p) => {
+                        self.remember(None, Some(h));
+                        return Ok(p);
+                    }
+                    Err(HistoryError::Unauthorized) => {}
+                    Err(e) => return Err(e),
                 }
-                Err(HistoryError::Unauthorized) if i == tries.len() && !relogged => {
-                    // Expired or refused: one new login, then the same spellings again.
-                    relogged = true;
-                    self.forget_jwt();
-                    jwt = self.login().await?;
-                    self.remember(Some(jwt.clone()), None);
-                    i = 0;
-                }
-                Err(HistoryError::Unauthorized) => {}
-                Err(e) => return Err(e),
             }
         }
         Err(HistoryError::Unauthorized)

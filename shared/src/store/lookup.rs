@@ -123,13 +123,12 @@ impl Store {
             }
         }
         let keys: Vec<(String, String)> = keys.into_iter().collect();
-        let mut out: Vec<Payment> = Vec::with_capacity(keys.len());
-        out.extend(
-            self.batch_get(&keys, &[])
-                .await?
-                .iter()
-                .filter_map(Payment::from_item),
-        );
+        let mut out: Vec<Payment> = self
+            .batch_get(&keys, &[])
+            .await?
+            .iter()
+            .filter_map(Payment::from_item)
+            .collect();
         // The index is eventually consistent: an item read now may have changed
         // since, out of the range; its latest view is what a replay sends.
         out.sort_by(|a, b| {
