@@ -27,3 +27,4 @@ pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod timestamp;
+pub mod unresolved;

@@ -27,9 +27,22 @@ pub struct ProviderInfo {
     pub secrets: &'static [&'static str],
     /// The body the provider expects once a delivery is stored.
     pub success_body: &'static str,
-    /// `open` index queues that no API can confirm: after `STALE_AFTER_SECS` the
-    /// reconciler reports what is still in them, for a human to look at.
+    /// Every `open` index queue its records can be in: the operator's list of
+    /// what is unresolved walks them all.
+    pub open_queues: &'static [&'static str],
+    /// Those of `open_queues` that no API can confirm: what stays in them needs a
+    /// human with the provider's dashboard.
     pub unconfirmable_queues: &'static [&'static str],
+    /// The state attribute with the time a record's order expires, if the provider
+    /// gives one.
+    pub expiry: Option<Expiry>,
+}
+
+/// Where a record's expiry is kept, and in what unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub attribute: &'static str,
+    pub millis_per_unit: i64,
 }
 
 /// Every provider, in the order the README lists them.
@@ -98,8 +111,11 @@ mod tests {
         for p in ALL {
             assert_eq!(p.function, format!("{}-webhook", p.name));
             assert!(p.route.starts_with(&format!("/webhooks/{}", p.name)));
-            for q in p.unconfirmable_queues {
+            for q in p.open_queues {
                 assert!(q.starts_with(&format!("{}#", p.name)), "{q}");
+            }
+            for q in p.unconfirmable_queues {
+                assert!(p.open_queues.contains(q), "{q}");
             }
         }
     }

@@ -179,29 +179,278 @@ async fn alchemypay_orders_not_final_after_a_day_are_reported() {
         reconciler_config(None, "http://127.0.0.1:9"),
     );
     let now = shared::clock::now_unix();
+    let sum = reconciler.run_at(now + 3600).await;
     assert_eq!(
-        reconciler.run_at(now + 3600).await.stale["alchemypay#order"],
-        0,
+        sum.unresolved["unconfirmable"], 1,
+        "INIT is open; FAIL is final"
+    );
+    assert_eq!(
+        sum.unresolved_overdue["unconfirmable"], 0,
         "not a day old yet"
     );
     let sum = reconciler.run_at(now + 86_401).await;
-    assert_eq!(
-        sum.stale["alchemypay#order"], 1,
-        "INIT is open; FAIL is final"
-    );
-    let stale_orders = docs
+    assert_eq!(sum.unresolved_overdue["unconfirmable"], 1);
+    let overdue = docs
         .lock()
         .unwrap()
         .iter()
-        .filter(|d| d["Queue"] == "alchemypay#order")
-        .map(|d| d["StaleRecords"].as_f64().unwrap())
+        .filter(|d| d["Category"] == "unconfirmable")
+        .map(|d| d["UnresolvedOverdue"].as_f64().unwrap())
         .sum::<f64>();
-    assert_eq!(stale_orders, 1.0);
+    assert_eq!(overdue, 1.0);
     assert_eq!(
-        sum.stale.len(),
-        2,
-        "every queue no API can confirm is counted"
+        sum.unresolved.len(),
+        shared::unresolved::Category::ALL.len(),
+        "every category is counted, zero included"
     );
+}
+
+fn conflicting(
+    provider: &'static str,
+    key: &str,
+    status: Option<(&str, u8, bool)>,
+    queue: &str,
+    body: &str,
+    at_ms: i64,
+) -> shared::store::Delivery {
+    let status_text = status.map_or("unknown", |s| s.0).to_string();
+    shared::store::Delivery {
+        status: status.map(|(name, rank, terminal)| shared::store::StatusChange {
+            name: name.into(),
+            rank,
+            terminal,
+        }),
+        open_queue: Some(queue.into()),
+        needs_reconcile: status.is_none(),
+        received_at_ms: at_ms,
+        ..shared::store::Delivery::new(
+            provider,
+            key.into(),
+            vec![status_text.clone()],
+            status_text,
+            body.as_bytes(),
+            body.into(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged() {
+    use shared::lifecycle::Lifecycle;
+    use shared::store::{Recorded, Store};
+    use shared::unresolved::{overview, render, Category};
+    let (client, table) = fresh_table().await;
+    let store = Store::new(client.clone(), &table, 90);
+    let now_ms = shared::clock::now_ms();
+    let hour = 3_600_000;
+    let day = 24 * hour;
+    // Two days ago: a CityPay order that never had a confirmed status.
+    let d = conflicting(
+        "citypay",
+        "order:lost",
+        None,
+        "citypay#order",
+        "{}",
+        now_ms - 2 * day,
+    );
+    store.record(&d).await.unwrap();
+    // 30 hours ago: a v2 deposit CCPayment holds as risky.
+    let mut held = conflicting(
+        "ccpayment-v2",
+        "rec-risky",
+        Some(("FlaggedAsRisky", 4, false)),
+        "ccpayment-v2#ApiDeposit",
+        r#"{"a":1}"#,
+        now_ms - 30 * hour,
+    );
+    held.view.lifecycle = Lifecycle::Held;
+    held.view.merchant_ref = Some("shop-17".into());
+    store.record(&held).await.unwrap();
+    // 20 hours ago: a CityPay order in progress whose expiry passed an hour ago.
+    let mut expiring = conflicting(
+        "citypay",
+        "order:late",
+        Some(("IN_PROGRESS", 0, false)),
+        "citypay#order",
+        r#"{"b":1}"#,
+        now_ms - 20 * hour,
+    );
+    expiring
+        .refs
+        .insert("expires_at_ms".into(), (now_ms - hour).to_string());
+    store.record(&expiring).await.unwrap();
+    // 10 hours ago: a v1 deposit still processing, and a conflicting copy of it.
+    let pending = conflicting(
+        "ccpayment",
+        "rec-pending",
+        Some(("processing", 1, false)),
+        "ccpayment#API Deposit",
+        r#"{"c":1}"#,
+        now_ms - 10 * hour,
+    );
+    store.record(&pending).await.unwrap();
+    let other_body = conflicting(
+        "ccpayment",
+        "rec-pending",
+        Some(("processing", 1, false)),
+        "ccpayment#API Deposit",
+        r#"{"c":2}"#,
+        now_ms - 9 * hour,
+    );
+    assert!(matches!(
+        store.record(&other_body).await.unwrap(),
+        Recorded::Conflict
+    ));
+    // 5 hours ago paid, 4 hours ago canceled: two final answers.
+    for (i, status) in ["CONFIRMED", "CANCELED"].into_iter().enumerate() {
+        let d = conflicting(
+            "citypay",
+            "order:clash",
+            Some((status, 3, true)),
+            "citypay#order",
+            status,
+            now_ms - (5 - i as i64) * hour,
+        );
+        store.record(&d).await.unwrap();
+    }
+    // 3 hours ago: an Alchemy Pay order in progress.
+    let alchemy = conflicting(
+        "alchemypay",
+        "ach-1",
+        Some(("PROCESSING", 1, false)),
+        "alchemypay#order",
+        r#"{"d":1}"#,
+        now_ms - 3 * hour,
+    );
+    store.record(&alchemy).await.unwrap();
+    // A suspect hour 2 hours ago, with one resend call made.
+    let scope = "reconciler#ccpayment";
+    let suspect_at = now_ms / 1000 - 2 * 3600;
+    store.windows(scope).mark_suspect(suspect_at).await.unwrap();
+    let budget = shared::store::budget::Budget {
+        daily_cap: 24,
+        min_interval_secs: 61,
+    };
+    budget.take(&store, scope, now_ms / 1000).await.unwrap();
+
+    let o = overview(&store, now_ms, 86_400, 100).await.unwrap();
+    let got: Vec<(Category, &str)> = o
+        .entries
+        .iter()
+        .map(|e| (e.category, e.subject.as_str()))
+        .collect();
+    let window = got.iter().find(|(c, _)| *c == Category::ResendWindow);
+    assert!(
+        window.is_some_and(|(_, s)| s.starts_with("reconciler#ccpayment ")),
+        "{got:?}"
+    );
+    let records: Vec<(Category, &str)> = got
+        .iter()
+        .copied()
+        .filter(|(c, _)| *c != Category::ResendWindow)
+        .collect();
+    assert_eq!(
+        records,
+        vec![
+            (Category::Unconfirmed, "order:lost"),
+            (Category::Held, "rec-risky"),
+            (Category::PastExpiry, "order:late"),
+            (Category::NotFinal, "rec-pending"),
+            (Category::Conflict, "rec-pending"),
+            (Category::TerminalClash, "order:clash"),
+            (Category::Unconfirmable, "ach-1"),
+        ]
+    );
+    assert!(o.entries.windows(2).all(|w| w[0].since_ms <= w[1].since_ms));
+    assert!(o.truncated.is_empty());
+    for c in Category::ALL {
+        assert_eq!(o.counts[c.as_str()].total, 1, "{c:?}");
+    }
+    assert_eq!(o.counts["unconfirmed"].overdue, 1);
+    assert_eq!(o.counts["held"].overdue, 1);
+    assert_eq!(o.counts["past_expiry"].overdue, 0);
+    let by = |c: Category| o.entries.iter().find(|e| e.category == c).unwrap();
+    assert_eq!(by(Category::Held).merchant_ref.as_deref(), Some("shop-17"));
+    assert_eq!(by(Category::Held).age_secs, 30 * 3600);
+    assert_eq!(
+        by(Category::TerminalClash).status.as_deref(),
+        Some("CONFIRMED")
+    );
+    assert!(by(Category::ResendWindow)
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("suspect") && d.contains("1 of 24 calls used")));
+    assert!(by(Category::Conflict)
+        .action
+        .contains("cargo xtask acknowledge ccpayment rec-pending"));
+    let text = render(&o);
+    assert!(text.contains("8 unresolved"), "{text}");
+    assert!(text.contains("!  2d00h  unconfirmed"), "{text}");
+
+    // The reconciler counts the same for the dashboard.
+    let (reconciler, docs) = reconciler(
+        client.clone(),
+        &table,
+        reconciler_config(None, "http://127.0.0.1:9"),
+    );
+    let sum = reconciler.run_at(now_ms / 1000).await;
+    for c in Category::ALL {
+        assert_eq!(sum.unresolved[c.as_str()], 1, "{c:?}");
+    }
+    let metric = |name: &str, category: &str| {
+        docs.lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d["Category"] == category)
+            .filter_map(|d| d[name].as_f64())
+            .sum::<f64>()
+    };
+    assert_eq!(metric("Unresolved", "terminal_clash"), 1.0);
+    assert_eq!(metric("UnresolvedOverdue", "unconfirmed"), 1.0);
+    assert!(sum.oldest_unresolved_age_secs >= 2 * 86_400 - 1);
+
+    // Acknowledged conflicts and clashes leave the list; so does a window resent.
+    assert_eq!(
+        store
+            .acknowledge("ccpayment", "rec-pending", now_ms)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .acknowledge("citypay", "order:clash", now_ms)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .acknowledge("citypay", "order:clash", now_ms)
+            .await
+            .unwrap(),
+        0,
+        "acknowledged once"
+    );
+    let w = &store.windows(scope).open().await.unwrap()[0];
+    store
+        .windows(scope)
+        .mark_done(w, now_ms / 1000, 0)
+        .await
+        .unwrap();
+    let o = overview(&store, now_ms, 86_400, 100).await.unwrap();
+    for c in [
+        Category::Conflict,
+        Category::TerminalClash,
+        Category::ResendWindow,
+    ] {
+        assert_eq!(o.counts[c.as_str()].total, 0, "{c:?}");
+    }
+    assert_eq!(o.entries.len(), 5);
+    // The conflict keeps its body for the record, now ageing out like an event.
+    let conflict = of_type(&all_items(&client, &table).await, "conflict")[0].clone();
+    assert!(num(&conflict, "expires_at").is_some());
+    assert!(num(&conflict, "acknowledged_at_ms").is_some());
 }
 
 fn history_api(fake: &FakeCityPay, access: &str) -> shared::citypay::HistoryApi {

@@ -162,12 +162,15 @@ fn the_dashboard_shows_every_provider() {
                 "dashboard: no {metric} row for {name}"
             );
         }
-        for queue in p.unconfirmable_queues {
+    }
+    for category in shared::unresolved::Category::ALL {
+        let category = category.as_str();
+        for metric in ["Unresolved", "UnresolvedOverdue"] {
             assert!(
                 body.contains(&format!(
-                    r#"["${{Ns}}","StaleRecords","Component","reconciler","Queue","{queue}"]"#
+                    r#"["${{Ns}}","{metric}","Component","reconciler","Category","{category}"]"#
                 )),
-                "dashboard: no StaleRecords row for {queue}"
+                "dashboard: no {metric} row for {category}"
             );
         }
     }

@@ -10,6 +10,12 @@
 //!                               redelivery: --ref REF, --user REF, --record PROVIDER ID,
 //!                               or --since TIME [--until TIME] (RFC 3339 or epoch ms);
 //!                               to EVENT_BUS_NAME (and ORDERED_QUEUE_URL when set)
+//! cargo xtask unresolved       everything not resolved, across providers, oldest first,
+//!                               with age and what to do [--json] [--stale-after SECS]
+//!                               [--max N per queue]
+//! cargo xtask acknowledge PROVIDER RECORD_ID
+//!                               a record's conflicts and terminal clash, looked at: off
+//!                               the list, history kept
 //! cargo xtask events [--ordered] print (and remove) what reached the local event queue,
 //!                               or the ordered (FIFO) queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
@@ -35,12 +41,14 @@ async fn main() -> ExitCode {
         Some("payment") => payment(args.get(1..).unwrap_or_default()).await,
         Some("publisher") => publisher().await,
         Some("replay") => replay(args.get(1..).unwrap_or_default()).await,
+        Some("unresolved") => unresolved(args.get(1..).unwrap_or_default()).await,
+        Some("acknowledge") => acknowledge(args.get(1..).unwrap_or_default()).await,
         Some("events") => print_events(args.get(1).is_some_and(|a| a == "--ordered")).await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | events [--ordered] | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | unresolved [--json] [--stale-after SECS] [--max N] | acknowledge PROVIDER RECORD_ID | events [--ordered] | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -93,6 +101,74 @@ async fn replay(args: &[String]) -> Result<()> {
         "replayed {} payment(s): {} PutEvents, {} ordered-queue batches",
         report.payments, report.outcome.put_requests, report.outcome.queue_requests
     );
+    Ok(())
+}
+
+/// The operator's list, against the environment's table (the local stack's, or a
+/// deployment's with its output as TABLE_NAME).
+async fn unresolved(args: &[String]) -> Result<()> {
+    let mut json = false;
+    let mut stale_after: i64 = std::env::var("STALE_AFTER_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(86_400);
+    let mut max = 10_000usize;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--stale-after" => {
+                stale_after = rest
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--stale-after takes seconds")?;
+            }
+            "--max" => {
+                max = rest
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|m| *m > 0)
+                    .ok_or("--max takes a positive count")?;
+            }
+            other => return Err(format!("unresolved: unknown argument {other:?}").into()),
+        }
+    }
+    let store =
+        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
+    let overview =
+        shared::unresolved::overview(&store, shared::clock::now_ms(), stale_after, max).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&overview)?);
+    } else {
+        print!("{}", shared::unresolved::render(&overview));
+    }
+    Ok(())
+}
+
+async fn acknowledge(args: &[String]) -> Result<()> {
+    let [provider, record_id] = args else {
+        return Err("usage: acknowledge PROVIDER RECORD_ID".into());
+    };
+    if !shared::provider::ALL.iter().any(|p| p.name == provider) {
+        return Err(format!("unknown provider {provider:?}").into());
+    }
+    // An acknowledged conflict ages out like an event: the deployment's horizon.
+    let ttl_days = std::env::var("EVENT_TTL_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(90);
+    let store = shared::store::Store::new(
+        shared::store::dynamodb_client().await,
+        table_name()?,
+        ttl_days,
+    );
+    let n = store
+        .acknowledge(provider, record_id, shared::clock::now_ms())
+        .await?;
+    if n == 0 {
+        return Err("nothing of that record is on the list".into());
+    }
+    println!("{n} item(s) acknowledged");
     Ok(())
 }
 

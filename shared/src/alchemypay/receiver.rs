@@ -21,7 +21,9 @@ pub const INFO: ProviderInfo = ProviderInfo {
     route: "/webhooks/alchemypay/{token}",
     secrets: &["AlchemypayPathToken"],
     success_body: SUCCESS_BODY,
+    open_queues: &[ORDER_QUEUE],
     unconfirmable_queues: &[ORDER_QUEUE],
+    expiry: None,
 };
 
 #[derive(Debug, Clone)]

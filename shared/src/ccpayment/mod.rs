@@ -32,7 +32,45 @@ pub fn resend_scope(accounts: &credentials::Accounts, app_id: &str) -> String {
     }
 }
 
-/// The `open` index queue of a record of this notification type (its canonical name).
-pub fn open_queue(order_type: &str) -> String {
-    format!("{PROVIDER}#{order_type}")
+/// The `open` index queue of a record of this notification type (its canonical
+/// name); every type nobody documents shares one, so a list of queues covers it.
+pub fn open_queue(order_type: &OrderType) -> String {
+    match order_type {
+        OrderType::Unknown(_) => OTHER_QUEUE.to_string(),
+        known => format!("{PROVIDER}#{}", known.as_str()),
+    }
+}
+
+const OTHER_QUEUE: &str = "ccpayment#other";
+
+/// Every queue `open_queue` can name.
+pub const OPEN_QUEUES: &[&str] = &[
+    "ccpayment#API Deposit",
+    "ccpayment#Direct Deposit",
+    "ccpayment#Invoice",
+    "ccpayment#API Withdrawal",
+    "ccpayment#Refund",
+    OTHER_QUEUE,
+];
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    #[test]
+    fn every_order_type_has_a_listed_queue() {
+        let types = [
+            OrderType::ApiDeposit,
+            OrderType::DirectDeposit,
+            OrderType::Invoice,
+            OrderType::ApiWithdrawal,
+            OrderType::Refund,
+            OrderType::Unknown("Payout".into()),
+            OrderType::Unknown(String::new()),
+        ];
+        for t in &types {
+            assert!(OPEN_QUEUES.contains(&open_queue(t).as_str()), "{t:?}");
+        }
+        assert_eq!(open_queue(&OrderType::Invoice), "ccpayment#Invoice");
+    }
 }

@@ -30,7 +30,9 @@ pub const INFO: ProviderInfo = ProviderInfo {
     route: "/webhooks/ccpayment",
     secrets: &["CcpaymentSecret"],
     success_body: SUCCESS_BODY,
+    open_queues: super::OPEN_QUEUES,
     unconfirmable_queues: &[],
+    expiry: None,
 };
 
 #[derive(Debug, Clone)]
@@ -132,7 +134,7 @@ fn to_delivery(n: Notification, app_id: &str, text: &str, raw: &[u8]) -> Deliver
         amounts,
         details: n.details,
         flags: n.flags,
-        open_queue: Some(open_queue(&kind)),
+        open_queue: Some(open_queue(&n.order_type)),
         ..Delivery::new(
             PROVIDER,
             n.record_id,

@@ -21,10 +21,26 @@ pub type CcpaymentV2Receiver = crate::receiver::Receiver<CcpaymentV2>;
 
 pub const PROVIDER: &str = "ccpayment-v2";
 
-/// The `open` index queue of a record of this notification type.
+/// The `open` index queue of a record of this notification type; every type
+/// nobody documents shares one, so a list of queues covers it.
 pub fn open_queue(kind: &NotificationType) -> String {
-    format!("{PROVIDER}#{}", kind.as_str())
+    match kind {
+        NotificationType::Unknown(_) => OTHER_QUEUE.to_string(),
+        known => format!("{PROVIDER}#{}", known.as_str()),
+    }
 }
+
+const OTHER_QUEUE: &str = "ccpayment-v2#other";
+
+/// Every queue `open_queue` can name.
+pub const OPEN_QUEUES: &[&str] = &[
+    "ccpayment-v2#ApiDeposit",
+    "ccpayment-v2#DirectDeposit",
+    "ccpayment-v2#ApiWithdrawal",
+    "ccpayment-v2#UserDeposit",
+    "ccpayment-v2#UserWithdrawal",
+    OTHER_QUEUE,
+];
 
 /// The status a record's state follows, from the record API's word: a record
 /// flagged `isFlaggedAsRisky` is never paid for us, it is held open for a human,
@@ -115,4 +131,20 @@ pub fn resend_scope(app_id: &str) -> String {
         "reconciler#{PROVIDER}#{}",
         crate::store::schema::key_part(app_id)
     )
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    #[test]
+    fn every_notification_type_has_a_listed_queue() {
+        for t in NotificationType::KNOWN
+            .iter()
+            .chain([&NotificationType::Unknown("Swap".into())])
+        {
+            assert!(OPEN_QUEUES.contains(&open_queue(t).as_str()), "{t:?}");
+        }
+        assert_eq!(OPEN_QUEUES.len(), NotificationType::KNOWN.len() + 1);
+    }
 }

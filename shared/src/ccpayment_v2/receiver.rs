@@ -28,7 +28,12 @@ pub const INFO: ProviderInfo = ProviderInfo {
     route: "/webhooks/ccpayment-v2",
     secrets: &["CcpaymentV2Secret"],
     success_body: SUCCESS_BODY,
+    open_queues: super::OPEN_QUEUES,
     unconfirmable_queues: &[],
+    expiry: Some(crate::provider::Expiry {
+        attribute: "order_expired_at",
+        millis_per_unit: 1000,
+    }),
 };
 
 pub const ENV: EnvNames = EnvNames {

@@ -26,7 +26,12 @@ pub const INFO: ProviderInfo = ProviderInfo {
     route: "/webhooks/citypay/{token}",
     secrets: &["CitypayPathToken"],
     success_body: SUCCESS_BODY,
+    open_queues: &[ORDER_QUEUE, DEPOSIT_QUEUE],
     unconfirmable_queues: &[DEPOSIT_QUEUE],
+    expiry: Some(crate::provider::Expiry {
+        attribute: "expires_at_ms",
+        millis_per_unit: 1,
+    }),
 };
 
 #[derive(Debug, Clone)]

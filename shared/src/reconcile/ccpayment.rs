@@ -2,7 +2,7 @@
 //! window, within the budget; and `bill/info` for API deposits and withdrawals
 //! still not final after a while.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{Reconciler, Summary};
 use crate::ccpayment::api::{CcpaymentApi, ResendRequest};
@@ -130,11 +130,11 @@ impl Reconciler {
     ) -> Result<(), StoreError> {
         let older_than_ms = (now - self.config.bill_info_after_secs) * 1000;
         // Deposits and withdrawals are never mixed in one call.
-        for kind in [OrderType::ApiDeposit, OrderType::ApiWithdrawal] {
-            let kind = kind.as_str();
+        for order_type in [OrderType::ApiDeposit, OrderType::ApiWithdrawal] {
+            let kind = order_type.as_str();
             let records = self
                 .store
-                .open_records(&open_queue(kind), older_than_ms, 1000)
+                .open_records(&open_queue(&order_type), older_than_ms, 1000)
                 .await?;
             let mut by_order: BTreeMap<String, Vec<OpenRecord>> = BTreeMap::new();
             for r in records {
@@ -164,7 +164,6 @@ impl Reconciler {
                         continue;
                     };
                     for record in by_order.get(&info.merchant_order_id).into_iter().flatten() {
-                        let order_type = OrderType::parse(Some(kind), &mut BTreeSet::new());
                         let view = PaymentView {
                             lifecycle: PayStatus::parse(&status.name).lifecycle(&order_type),
                             ..record.payment_view()

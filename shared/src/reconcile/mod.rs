@@ -25,6 +25,9 @@ use crate::metrics::{Metrics, Unit};
 use crate::store::budget::Budget;
 use crate::store::{Store, StoreError};
 
+/// Per queue, at most this many are read for the counts in one run.
+const UNRESOLVED_PER_QUEUE: usize = 5000;
+
 #[derive(Debug, Clone)]
 pub struct ReconcilerConfig {
     /// `None` when CCPayment is not configured: its steps are skipped.
@@ -223,8 +226,11 @@ pub struct Summary {
     pub citypay_swept: u32,
     pub citypay_found_by_sweep: u32,
     pub citypay_sweep_rate_limited: bool,
-    /// Per `open` queue that no API can confirm: records past the stale limit.
-    pub stale: BTreeMap<String, usize>,
+    /// Per category of `crate::unresolved`: everything not resolved, and what of
+    /// it is older than the stale limit.
+    pub unresolved: BTreeMap<String, usize>,
+    pub unresolved_overdue: BTreeMap<String, usize>,
+    pub oldest_unresolved_age_secs: i64,
     pub errors: Vec<String>,
 }
 
@@ -419,30 +425,45 @@ impl Reconciler {
         if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
             sum.errors.push(format!("citypay: {e}"));
         }
-        if let Err(e) = self.stale_step(now, &mut sum).await {
-            sum.errors.push(format!("stale: {e}"));
+        if let Err(e) = self.unresolved_step(now, &mut sum).await {
+            sum.errors.push(format!("unresolved: {e}"));
         }
         self.report(&sum);
         sum
     }
 
-    /// Records no API can confirm, of every provider: reported so a human can look.
-    async fn stale_step(&self, now: i64, sum: &mut Summary) -> Result<(), StoreError> {
-        let older_than_ms = (now - self.config.stale_after_secs) * 1000;
-        for provider in crate::provider::ALL {
-            for queue in provider.unconfirmable_queues {
-                let stale = self.store.open_records(queue, older_than_ms, 1000).await?;
-                for r in stale.iter().take(20) {
-                    tracing::warn!(
-                        provider = provider.name,
-                        queue,
-                        key = r.record_key.as_str(),
-                        "not final after the stale limit and no API can confirm it; check it by hand"
-                    );
-                }
-                sum.stale.insert((*queue).to_string(), stale.len());
-            }
+    /// Everything still unresolved, counted per category for the dashboard; what is
+    /// overdue is logged (the first 20) so a human can look without the list.
+    async fn unresolved_step(&self, now: i64, sum: &mut Summary) -> Result<(), StoreError> {
+        let overview = crate::unresolved::overview(
+            &self.store,
+            now * 1000,
+            self.config.stale_after_secs,
+            UNRESOLVED_PER_QUEUE,
+        )
+        .await?;
+        for e in overview.entries.iter().filter(|e| e.overdue).take(20) {
+            tracing::warn!(
+                provider = e.provider.unwrap_or("-"),
+                category = e.category.as_str(),
+                key = e.subject.as_str(),
+                age_secs = e.age_secs,
+                "unresolved past the stale limit; see cargo xtask unresolved"
+            );
         }
+        for q in &overview.truncated {
+            tracing::warn!(
+                queue = q.as_str(),
+                limit = UNRESOLVED_PER_QUEUE,
+                "more unresolved than counted"
+            );
+        }
+        for (category, count) in &overview.counts {
+            sum.unresolved.insert((*category).to_string(), count.total);
+            sum.unresolved_overdue
+                .insert((*category).to_string(), count.overdue);
+        }
+        sum.oldest_unresolved_age_secs = overview.oldest_age_secs();
         Ok(())
     }
 
@@ -487,6 +508,11 @@ impl Reconciler {
         .map(|(n, (v, u))| (n, v, u))
         .collect();
         values.push((
+            "OldestUnresolvedAge",
+            sum.oldest_unresolved_age_secs as f64,
+            Unit::Seconds,
+        ));
+        values.push((
             "OldestOpenWindowAge",
             sum.oldest_open_window_age_secs as f64,
             Unit::Seconds,
@@ -502,10 +528,14 @@ impl Reconciler {
             values.push(("ResendBudgetLeft", f64::from(left), Unit::Count));
         }
         self.metrics.emit(&[("Component", "reconciler")], &values);
-        for (queue, n) in &sum.stale {
+        for (category, n) in &sum.unresolved {
+            let overdue = sum.unresolved_overdue.get(category).copied().unwrap_or(0);
             self.metrics.emit(
-                &[("Component", "reconciler"), ("Queue", queue)],
-                &[("StaleRecords", *n as f64, Unit::Count)],
+                &[("Component", "reconciler"), ("Category", category)],
+                &[
+                    ("Unresolved", *n as f64, Unit::Count),
+                    ("UnresolvedOverdue", overdue as f64, Unit::Count),
+                ],
             );
         }
     }

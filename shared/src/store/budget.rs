@@ -38,39 +38,62 @@ pub struct Budget {
 struct Read {
     calls: Vec<i64>,
     version: Option<i64>,
+    daily_cap: Option<u32>,
+}
+
+/// A scope's budget as the last call left it, for the operator's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// Calls in the 24 hours before now.
+    pub used: u32,
+    /// As configured when the last call was made; `None` before any call.
+    pub daily_cap: Option<u32>,
+    pub last_call_at: Option<i64>,
+}
+
+/// What `scope`'s budget has used in the 24 hours before `now`.
+pub async fn usage(store: &Store, scope: &str, now: i64) -> Result<Usage, StoreError> {
+    let r = read(store, scope).await?;
+    Ok(Usage {
+        used: r.calls.iter().filter(|t| **t > now - DAY).count() as u32,
+        daily_cap: r.daily_cap,
+        last_call_at: r.calls.iter().copied().max(),
+    })
+}
+
+async fn read(store: &Store, scope: &str) -> Result<Read, StoreError> {
+    let out = store
+        .client
+        .get_item()
+        .table_name(store.table())
+        .key(PK, AttributeValue::S(scope.into()))
+        .key(SK, AttributeValue::S(BUDGET_SK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(dynamo)?;
+    let item: HashMap<String, AttributeValue> = out.item().cloned().unwrap_or_default();
+    let calls = item
+        .get("calls")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_n().ok()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()?.parse().ok());
+    Ok(Read {
+        calls,
+        version: number("version"),
+        daily_cap: number("daily_cap").and_then(|c: i64| u32::try_from(c).ok()),
+    })
 }
 
 impl Budget {
-    async fn read(&self, store: &Store, scope: &str) -> Result<Read, StoreError> {
-        let out = store
-            .client
-            .get_item()
-            .table_name(store.table())
-            .key(PK, AttributeValue::S(scope.into()))
-            .key(SK, AttributeValue::S(BUDGET_SK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo)?;
-        let item: HashMap<String, AttributeValue> = out.item().cloned().unwrap_or_default();
-        let calls = item
-            .get("calls")
-            .and_then(|v| v.as_l().ok())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_n().ok()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let version = item
-            .get("version")
-            .and_then(|v| v.as_n().ok()?.parse().ok());
-        Ok(Read { calls, version })
-    }
-
     /// Calls made in the 24 hours before `now`.
     pub async fn used(&self, store: &Store, scope: &str, now: i64) -> Result<u32, StoreError> {
-        let r = self.read(store, scope).await?;
+        let r = read(store, scope).await?;
         Ok(r.calls.iter().filter(|t| **t > now - DAY).count() as u32)
     }
 
@@ -87,7 +110,7 @@ impl Budget {
         scope: &str,
         now: i64,
     ) -> Result<(Slot, u32), StoreError> {
-        let r = self.read(store, scope).await?;
+        let r = read(store, scope).await?;
         let mut recent: Vec<i64> = r.calls.into_iter().filter(|t| *t > now - DAY).collect();
         recent.sort_unstable();
         let left = |used: usize| {
@@ -121,7 +144,13 @@ impl Budget {
                         .collect(),
                 ),
             )
-            .item("version", AttributeValue::N(next_version.to_string()));
+            .item("version", AttributeValue::N(next_version.to_string()))
+            // For whoever reads the budget without this configuration.
+            .item("daily_cap", AttributeValue::N(self.daily_cap.to_string()))
+            .item(
+                "min_interval_secs",
+                AttributeValue::N(self.min_interval_secs.to_string()),
+            );
         put = match r.version {
             None => put
                 .condition_expression("attribute_not_exists(#pk)")

@@ -471,6 +471,13 @@ impl Store {
                 // Only another terminal status outranks a terminal one: two different
                 // final answers for one record is worth a human's look, once.
                 flags.push(TERMINAL_CLASH.to_string());
+                // On the operator's list until acknowledged, unless the record is
+                // still in its own queue (then it is listed from there).
+                let q = e.name(OPEN_PK);
+                let qv = e.value(s(super::open::CLASH_QUEUE));
+                set.push(format!("{q} = if_not_exists({q}, {qv})"));
+                let since = e.name(OPEN_SINCE);
+                set.push(format!("{since} = if_not_exists({since}, {now})"));
                 let f = e.name("flags");
                 let clash = e.value(s(TERMINAL_CLASH));
                 let status = e.name("status");
@@ -565,6 +572,10 @@ impl Store {
         let mut item =
             self.event_item(d, pk, &schema::conflict_sk(&d.event_id, &d.content_sha256))?;
         item.insert("item_type".into(), s("conflict"));
+        // Kept, and on the operator's list, until someone has looked at it.
+        item.remove(schema::TTL_ATTRIBUTE);
+        item.insert(OPEN_PK.into(), s(super::open::CONFLICT_QUEUE));
+        item.insert(OPEN_SINCE.into(), n(d.received_at_ms));
         let result = self
             .client
             .put_item()

@@ -1,9 +1,12 @@
 //! The sparse `open` index: records whose status is not final, by queue
-//! (`<provider>#<kind>`), oldest first. The reconciler reads it here; it never
-//! builds a query itself.
+//! (`<provider>#<kind>`), oldest first; beside them, in queues of their own, what
+//! waits for someone: open resend windows, conflicting notifications and terminal
+//! clashes. The reconciler and the operator's list read it here; they never build
+//! a query themselves.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
 use super::attr::{dynamo, AttrExt, Item};
@@ -14,26 +17,42 @@ use crate::lifecycle::{amount, Direction, Lifecycle, PaymentView};
 
 const ROUND_ROBIN_SK: &str = "recheck-cursor";
 
+/// Open resend windows of every scope, by the hour they cover.
+pub const RESEND_WINDOW_QUEUE: &str = "resend-window";
+/// Conflicting notifications (one identity, two bodies), until acknowledged.
+pub const CONFLICT_QUEUE: &str = "conflict";
+/// Records given two different final statuses, until acknowledged.
+pub const CLASH_QUEUE: &str = "terminal-clash";
+
 /// A record's state item as the reconciler needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenRecord {
     pub record_key: String,
+    /// The item's sort key: `state`, or the conflict item's own.
+    pub sk: String,
     pub status: Option<String>,
     pub open_since_ms: Option<i64>,
     /// Every string attribute of the state item (the record's refs among them).
     pub attrs: BTreeMap<String, String>,
+    pub flags: BTreeSet<String>,
 }
 
 impl OpenRecord {
     fn from_item(item: &Item) -> Option<Self> {
         Some(Self {
             record_key: item.text("record_key")?.to_string(),
+            sk: item.text(SK)?.to_string(),
             status: item.text("status").map(str::to_string),
             open_since_ms: item.int(OPEN_SINCE),
             attrs: item
                 .iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
                 .collect(),
+            flags: item
+                .get("flags")
+                .and_then(|v| v.as_ss().ok())
+                .map(|f| f.iter().cloned().collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -97,6 +116,105 @@ impl Store {
             .collect())
     }
 
+    /// A query of one whole queue of the `open` index, oldest first.
+    fn queue_query(&self, queue: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(self.table())
+            .index_name(OPEN_INDEX)
+            .key_condition_expression("#q = :q")
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_values(":q", s(queue))
+    }
+
+    /// The items of `queue`, oldest first, up to `max`; `true` when there are more.
+    pub(super) async fn queue_items(
+        &self,
+        queue: &str,
+        max: usize,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut items = self
+            .query_all(self.queue_query(queue), Some(max.saturating_add(1)))
+            .await?;
+        let more = items.len() > max;
+        items.truncate(max);
+        Ok((items, more))
+    }
+
+    /// Every record of `queue`, oldest first, up to `max`; `true` when there are more.
+    pub async fn open_all(
+        &self,
+        queue: &str,
+        max: usize,
+    ) -> Result<(Vec<OpenRecord>, bool), StoreError> {
+        let (items, more) = self.queue_items(queue, max).await?;
+        Ok((
+            items.iter().filter_map(OpenRecord::from_item).collect(),
+            more,
+        ))
+    }
+
+    /// An operator has looked at the record's conflicts and terminal clash: they
+    /// leave the list, keep their history, and conflicts age out like events from
+    /// now. Returns how many items were acknowledged.
+    pub async fn acknowledge(
+        &self,
+        provider: &str,
+        record_key: &str,
+        now_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let pk = super::schema::record_pk(provider, record_key);
+        let query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk")
+            .filter_expression("#q IN (:conflict, :clash)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":conflict", s(CONFLICT_QUEUE))
+            .expression_attribute_values(":clash", s(CLASH_QUEUE))
+            .consistent_read(true);
+        let mut acknowledged = 0;
+        for item in self.query_all(query, None).await? {
+            let Some(sk) = item.text(SK) else { continue };
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(self.table())
+                .key(PK, s(&pk))
+                .key(SK, s(sk))
+                .condition_expression("#q IN (:conflict, :clash)")
+                .expression_attribute_names("#q", OPEN_PK)
+                .expression_attribute_names("#since", OPEN_SINCE)
+                .expression_attribute_names("#ack", "acknowledged_at_ms")
+                .expression_attribute_values(":conflict", s(CONFLICT_QUEUE))
+                .expression_attribute_values(":clash", s(CLASH_QUEUE))
+                .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()));
+            update = if item.text(OPEN_PK) == Some(CONFLICT_QUEUE) {
+                update
+                    .update_expression("SET #ack = :now, #exp = :exp REMOVE #q, #since")
+                    .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
+                    .expression_attribute_values(
+                        ":exp",
+                        AttributeValue::N((now_ms / 1000 + self.event_ttl_secs).to_string()),
+                    )
+            } else {
+                update.update_expression("SET #ack = :now REMOVE #q, #since")
+            };
+            match update.send().await {
+                Ok(_) => acknowledged += 1,
+                // Acknowledged meanwhile by someone else.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|x| x.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(dynamo(e)),
+            }
+        }
+        Ok(acknowledged)
+    }
+
     /// The next `limit` records of `queue` after where the walk saved under `scope`
     /// stopped; `save_round_robin` records where this batch ends.
     pub async fn open_batch(
@@ -118,13 +236,7 @@ impl Store {
             .item()
             .and_then(|i| i.get("last_key")?.as_m().ok().cloned());
         let page = self
-            .client
-            .query()
-            .table_name(self.table())
-            .index_name(OPEN_INDEX)
-            .key_condition_expression("#q = :q")
-            .expression_attribute_names("#q", OPEN_PK)
-            .expression_attribute_values(":q", s(queue))
+            .queue_query(queue)
             .limit(limit)
             .set_exclusive_start_key(saved)
             .send()
@@ -175,15 +287,9 @@ impl Store {
         let mut start = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(OPEN_INDEX)
-                .key_condition_expression("#q = :q")
+                .queue_query(queue)
                 .filter_expression("attribute_not_exists(#st)")
-                .expression_attribute_names("#q", OPEN_PK)
                 .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":q", s(queue))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()

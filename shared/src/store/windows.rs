@@ -12,9 +12,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
+use super::attr::Item;
 use super::attr::{dynamo, AttrExt};
 use super::expr::{n, s};
-use super::schema::{PK, SK};
+use super::open::RESEND_WINDOW_QUEUE;
+use super::schema::{OPEN_PK, OPEN_SINCE, PK, SK};
 use super::{Store, StoreError};
 
 pub const HOUR: i64 = 3600;
@@ -41,6 +43,57 @@ pub struct Window {
     pub transaction_type: Option<String>,
     pub attempts: i64,
     pub next_attempt_at: i64,
+    /// Why the last call for it failed, if one did.
+    pub last_error: Option<String>,
+}
+
+/// An open window with the scope it belongs to, for the operator's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedWindow {
+    pub scope: String,
+    pub window: Window,
+}
+
+fn window_of(item: &Item) -> Option<Window> {
+    let (start, end) = (item.int("start")?, item.int("end")?);
+    let reason = if item.flag("manual") {
+        Reason::Manual
+    } else if item.flag("suspect") {
+        Reason::Suspect
+    } else {
+        Reason::Routine
+    };
+    Some(Window {
+        start,
+        end,
+        reason,
+        all_results: item.text("webhook_result").is_some_and(is_all),
+        transaction_type: item
+            .text("transaction_type")
+            .filter(|t| !is_all(t))
+            .map(str::to_string),
+        attempts: item.int("attempts").unwrap_or(0),
+        next_attempt_at: item.int("next_attempt_at").unwrap_or(0),
+        last_error: item.text("last_error").map(str::to_string),
+    })
+}
+
+impl Store {
+    /// Every open window of every scope, oldest hour first, up to `max`; `true`
+    /// when there are more.
+    pub async fn open_windows(&self, max: usize) -> Result<(Vec<ScopedWindow>, bool), StoreError> {
+        let (items, more) = self.queue_items(RESEND_WINDOW_QUEUE, max).await?;
+        let windows = items
+            .iter()
+            .filter_map(|item| {
+                Some(ScopedWindow {
+                    scope: item.text(PK)?.to_string(),
+                    window: window_of(item)?,
+                })
+            })
+            .collect();
+        Ok((windows, more))
+    }
 }
 
 pub fn hour_of(t: i64) -> i64 {
@@ -86,6 +139,8 @@ impl Windows<'_> {
             "item_type = :type",
             "attempts = if_not_exists(attempts, :zero)",
             "next_attempt_at = if_not_exists(next_attempt_at, :zero)",
+            "#oq = :oq",
+            "#os = :os",
         ];
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":open".into(), s("open")),
@@ -94,6 +149,8 @@ impl Windows<'_> {
             (":type".into(), s("resend_window")),
             (":zero".into(), n(0)),
             (":true".into(), AttributeValue::Bool(true)),
+            (":oq".into(), s(RESEND_WINDOW_QUEUE)),
+            (":os".into(), n(start * 1000)),
         ]);
         if all_results {
             set.push("webhook_result = :all");
@@ -126,6 +183,8 @@ impl Windows<'_> {
             .expression_attribute_names("#st", "state")
             .expression_attribute_names("#start", "start")
             .expression_attribute_names("#end", "end")
+            .expression_attribute_names("#oq", OPEN_PK)
+            .expression_attribute_names("#os", OPEN_SINCE)
             .set_expression_attribute_values(Some(values))
             .build()?)
     }
@@ -281,30 +340,7 @@ impl Windows<'_> {
                 .send()
                 .await
                 .map_err(dynamo)?;
-            for item in page.items() {
-                let (Some(start), Some(end)) = (item.int("start"), item.int("end")) else {
-                    continue;
-                };
-                let reason = if item.flag("manual") {
-                    Reason::Manual
-                } else if item.flag("suspect") {
-                    Reason::Suspect
-                } else {
-                    Reason::Routine
-                };
-                out.push(Window {
-                    start,
-                    end,
-                    reason,
-                    all_results: item.text("webhook_result").is_some_and(is_all),
-                    transaction_type: item
-                        .text("transaction_type")
-                        .filter(|t| !is_all(t))
-                        .map(str::to_string),
-                    attempts: item.int("attempts").unwrap_or(0),
-                    next_attempt_at: item.int("next_attempt_at").unwrap_or(0),
-                });
-            }
+            out.extend(page.items().iter().filter_map(window_of));
             start_key = page.last_evaluated_key().cloned();
             if start_key.is_none() {
                 return Ok(out);
@@ -326,9 +362,11 @@ impl Windows<'_> {
             .key(SK, s(sk(w.start)))
             .update_expression(
                 "SET #st = :done, asked_at = :now, resend_count = :count, expires_at = :exp, attempts = attempts + :one \
-                 REMOVE manual, suspect",
+                 REMOVE manual, suspect, #oq, #os",
             )
             .expression_attribute_names("#st", "state")
+            .expression_attribute_names("#oq", OPEN_PK)
+            .expression_attribute_names("#os", OPEN_SINCE)
             .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":count", n(i64::try_from(resend_count).unwrap_or(i64::MAX)))
@@ -386,6 +424,7 @@ mod tests {
             transaction_type: None,
             attempts: 0,
             next_attempt_at: next,
+            last_error: None,
         }
     }
 
