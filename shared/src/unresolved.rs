@@ -253,11 +253,21 @@ fn entry_of(
         ),
         Category::ResendWindow => String::new(),
     };
-    let expiry = provider
-        .and_then(|p| p.expiry)
-        .and_then(|e| r.attr(e.attribute))
-        .filter(|_| category == Category::PastExpiry)
-        .map(|t| format!("expiry {t}"));
+    let detail = match category {
+        Category::PastExpiry => provider.and_then(|p| p.expiry).and_then(|e| {
+            let value: i64 = r.attr(e.attribute)?.trim().parse().ok()?;
+            Some(format!(
+                "expired {}",
+                time_text(value.saturating_mul(e.millis_per_unit))
+            ))
+        }),
+        Category::TerminalClash => Some(format!(
+            "kept {}; statuses seen: {}",
+            r.status.as_deref().unwrap_or("?"),
+            r.seen.iter().cloned().collect::<Vec<_>>().join(", ")
+        )),
+        _ => None,
+    };
     Entry {
         category,
         provider: provider.map(|p| p.name),
@@ -275,7 +285,7 @@ fn entry_of(
                 .flatten()
         }),
         merchant_ref: r.attr("merchant_ref").map(str::to_string),
-        detail: expiry,
+        detail,
         action,
     }
 }
@@ -319,7 +329,7 @@ fn window_entry(w: &ScopedWindow, usage: Option<&Usage>) -> Entry {
     Entry {
         category: Category::ResendWindow,
         provider: provider.map(|p| p.name),
-        subject: format!("{} {}", w.scope, hour_text(win.start)),
+        subject: format!("{} {}", w.scope, time_text(win.start.saturating_mul(1000))),
         since_ms: win.start.saturating_mul(1000),
         age_secs: 0,
         overdue: false,
@@ -330,10 +340,10 @@ fn window_entry(w: &ScopedWindow, usage: Option<&Usage>) -> Entry {
     }
 }
 
-fn hour_text(start: i64) -> String {
-    DateTime::from_secs(start)
+fn time_text(at_ms: i64) -> String {
+    DateTime::from_millis(at_ms)
         .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| start.to_string())
+        .unwrap_or_else(|_| at_ms.to_string())
 }
 
 /// `reconciler#<provider>[#<account>]`.
@@ -418,6 +428,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             flags: BTreeSet::new(),
+            seen: BTreeSet::new(),
         }
     }
 

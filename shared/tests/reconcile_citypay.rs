@@ -376,6 +376,14 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         by(Category::TerminalClash).status.as_deref(),
         Some("CONFIRMED")
     );
+    assert_eq!(
+        by(Category::TerminalClash).detail.as_deref(),
+        Some("kept CONFIRMED; statuses seen: canceled, confirmed")
+    );
+    assert!(by(Category::PastExpiry)
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.starts_with("expired 20")));
     assert!(by(Category::ResendWindow)
         .detail
         .as_deref()

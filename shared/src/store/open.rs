@@ -35,6 +35,8 @@ pub struct OpenRecord {
     /// Every string attribute of the state item (the record's refs among them).
     pub attrs: BTreeMap<String, String>,
     pub flags: BTreeSet<String>,
+    /// Every status the record has been seen with (`seen_<status>`), in key form.
+    pub seen: BTreeSet<String>,
 }
 
 impl OpenRecord {
@@ -53,6 +55,11 @@ impl OpenRecord {
                 .and_then(|v| v.as_ss().ok())
                 .map(|f| f.iter().cloned().collect())
                 .unwrap_or_default(),
+            seen: item
+                .keys()
+                .filter_map(|k| k.strip_prefix("seen_"))
+                .map(str::to_string)
+                .collect(),
         })
     }
 
