@@ -459,6 +459,60 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
     let conflict = of_type(&all_items(&client, &table).await, "conflict")[0].clone();
     assert!(num(&conflict, "expires_at").is_some());
     assert!(num(&conflict, "acknowledged_at_ms").is_some());
+
+    // Written before the list had queues of its own: found by one scan, once.
+    for (i, body) in [r#"{"e":1}"#, r#"{"e":2}"#].into_iter().enumerate() {
+        let d = conflicting(
+            "ccpayment",
+            "rec-legacy",
+            Some(("processing", 1, false)),
+            "ccpayment#API Deposit",
+            body,
+            now_ms - hour + i as i64,
+        );
+        store.record(&d).await.unwrap();
+    }
+    store
+        .windows(scope)
+        .mark_suspect(suspect_at - 3600)
+        .await
+        .unwrap();
+    let legacy = all_items(&client, &table).await;
+    let unlisted: Vec<&Item> = legacy
+        .iter()
+        .filter(|i| {
+            s(i, "sk").is_some_and(|sk| sk.starts_with("conflict#") || sk.starts_with("window#"))
+                && s(i, "open_pk").is_some()
+        })
+        .collect();
+    assert_eq!(unlisted.len(), 2);
+    for item in unlisted {
+        client
+            .update_item()
+            .table_name(&table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .update_expression("REMOVE open_pk, open_since")
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = overview(&store, now_ms, 86_400, 100).await.unwrap();
+    assert_eq!(before.counts["conflict"].total, 0);
+    assert_eq!(before.counts["resend_window"].total, 0);
+    let found = store.list_unlisted().await.unwrap();
+    assert_eq!(
+        (found.windows, found.conflicts, found.clashes),
+        (1, 1, 0),
+        "acknowledged ones stay off"
+    );
+    let after = overview(&store, now_ms, 86_400, 100).await.unwrap();
+    assert_eq!(after.counts["conflict"].total, 1);
+    assert_eq!(after.counts["resend_window"].total, 1);
+    assert_eq!(
+        store.list_unlisted().await.unwrap(),
+        shared::store::Unlisted::default()
+    );
 }
 
 fn history_api(fake: &FakeCityPay, access: &str) -> shared::citypay::HistoryApi {

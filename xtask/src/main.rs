@@ -12,7 +12,8 @@
 //!                               to EVENT_BUS_NAME (and ORDERED_QUEUE_URL when set)
 //! cargo xtask unresolved       everything not resolved, across providers, oldest first,
 //!                               with age and what to do [--json] [--stale-after SECS]
-//!                               [--max N per queue]
+//!                               [--max N per queue] [--index-old: once after upgrading,
+//!                               scan for windows, conflicts, clashes written before]
 //! cargo xtask acknowledge PROVIDER RECORD_ID
 //!                               a record's conflicts and terminal clash, looked at: off
 //!                               the list, history kept
@@ -48,7 +49,7 @@ async fn main() -> ExitCode {
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | unresolved [--json] [--stale-after SECS] [--max N] | acknowledge PROVIDER RECORD_ID | events [--ordered] | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | unresolved [--json] [--stale-after SECS] [--max N] [--index-old] | acknowledge PROVIDER RECORD_ID | events [--ordered] | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -113,10 +114,12 @@ async fn unresolved(args: &[String]) -> Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(86_400);
     let mut max = 10_000usize;
+    let mut index_old = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--index-old" => index_old = true,
             "--stale-after" => {
                 stale_after = rest
                     .next()
@@ -135,6 +138,13 @@ async fn unresolved(args: &[String]) -> Result<()> {
     }
     let store =
         shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
+    if index_old {
+        let found = store.list_unlisted().await?;
+        eprintln!(
+            "listed what predates the list: {} window(s), {} conflict(s), {} clash(es)",
+            found.windows, found.conflicts, found.clashes
+        );
+    }
     let overview =
         shared::unresolved::overview(&store, shared::clock::now_ms(), stale_after, max).await?;
     if json {

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::Client;
 pub use attr::{AttrExt, Item};
 pub use client::{dynamodb_client, sdk_config};
 pub use delivery::{Delivery, Recorded, StatusChange, StatusUpdate, StoreError};
-pub use open::{OpenRecord, CLASH_QUEUE, CONFLICT_QUEUE, RESEND_WINDOW_QUEUE};
+pub use open::{OpenRecord, Unlisted, CLASH_QUEUE, CONFLICT_QUEUE, RESEND_WINDOW_QUEUE};
 
 /// The table, through one client built per cold start.
 #[derive(Debug, Clone)]

@@ -90,6 +90,14 @@ impl OpenRecord {
     }
 }
 
+/// What `list_unlisted` put on the list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unlisted {
+    pub windows: usize,
+    pub conflicts: usize,
+    pub clashes: usize,
+}
+
 /// One page of a round-robin walk through a queue.
 #[derive(Debug)]
 pub struct Batch {
@@ -220,6 +228,93 @@ impl Store {
             }
         }
         Ok(acknowledged)
+    }
+
+    /// Puts on the list what was written before the list had queues of its own:
+    /// open resend windows, conflicts and terminal clashes without `open_pk`. One
+    /// scan of the table, for an operator once after upgrading; safe to repeat.
+    pub async fn list_unlisted(&self) -> Result<Unlisted, StoreError> {
+        let scan = self
+            .client
+            .scan()
+            .table_name(self.table())
+            .filter_expression(
+                "attribute_not_exists(#q) AND attribute_not_exists(#ack) AND \
+                 ((item_type = :conflict) OR (item_type = :state AND contains(flags, :clash)) \
+                 OR (item_type = :window AND #st = :open))",
+            )
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_names("#ack", "acknowledged_at_ms")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":conflict", s("conflict"))
+            .expression_attribute_values(":state", s("state"))
+            .expression_attribute_values(":clash", s(crate::lifecycle::TERMINAL_CLASH))
+            .expression_attribute_values(":window", s("resend_window"))
+            .expression_attribute_values(":open", s("open"));
+        let mut found = Unlisted::default();
+        let mut start = None;
+        loop {
+            let page = scan
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for item in page.items() {
+                let (Some(pk), Some(sk)) = (item.text(PK), item.text(SK)) else {
+                    continue;
+                };
+                let (queue, since_ms, counter) = match item.text("item_type") {
+                    Some("conflict") => (
+                        CONFLICT_QUEUE,
+                        item.int("received_at_ms"),
+                        &mut found.conflicts,
+                    ),
+                    Some("state") => (
+                        CLASH_QUEUE,
+                        item.int("status_at_ms").or(item.int("last_event_at_ms")),
+                        &mut found.clashes,
+                    ),
+                    _ => (
+                        RESEND_WINDOW_QUEUE,
+                        item.int("start").map(|t| t.saturating_mul(1000)),
+                        &mut found.windows,
+                    ),
+                };
+                let mut update = self
+                    .client
+                    .update_item()
+                    .table_name(self.table())
+                    .key(PK, s(pk))
+                    .key(SK, s(sk))
+                    .condition_expression("attribute_not_exists(#q)")
+                    .expression_attribute_names("#q", OPEN_PK)
+                    .expression_attribute_names("#since", OPEN_SINCE)
+                    .expression_attribute_values(":q", s(queue))
+                    .expression_attribute_values(
+                        ":since",
+                        AttributeValue::N(since_ms.unwrap_or(0).to_string()),
+                    );
+                update = if queue == CONFLICT_QUEUE {
+                    update
+                        .update_expression("SET #q = :q, #since = :since REMOVE #exp")
+                        .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
+                } else {
+                    update.update_expression("SET #q = :q, #since = :since")
+                };
+                match update.send().await {
+                    Ok(_) => *counter += 1,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|x| x.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(dynamo(e)),
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
     }
 
     /// The next `limit` records of `queue` after where the walk saved under `scope`
