@@ -187,6 +187,24 @@ pub async fn overview(
     })
 }
 
+/// `Store::list_unlisted` with every provider's queues: a record in a queue of an
+/// undocumented type (`ccpayment#Payout`) moves to its provider's `…#other`.
+pub async fn list_unlisted(store: &Store) -> Result<crate::store::Unlisted, StoreError> {
+    let known: Vec<&str> = ALL
+        .iter()
+        .flat_map(|p| p.open_queues.iter().copied())
+        .collect();
+    store
+        .list_unlisted(&known, |queue| {
+            let provider = queue.split('#').next()?;
+            let other = format!("{provider}#other");
+            ALL.iter()
+                .any(|p| p.name == provider && p.open_queues.contains(&other.as_str()))
+                .then_some(other)
+        })
+        .await
+}
+
 /// A record of a provider queue: what it is waiting for.
 fn record_entry(
     provider: &'static ProviderInfo,

@@ -497,20 +497,43 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
             .await
             .unwrap();
     }
+    // A record of a type nobody documents, in the queue of its own it once had.
+    let payout = conflicting(
+        "ccpayment",
+        "rec-payout",
+        Some(("processing", 1, false)),
+        "ccpayment#Payout",
+        r#"{"f":1}"#,
+        now_ms - hour,
+    );
+    store.record(&payout).await.unwrap();
     let before = overview(&store, now_ms, 86_400, 100).await.unwrap();
     assert_eq!(before.counts["conflict"].total, 0);
     assert_eq!(before.counts["resend_window"].total, 0);
-    let found = store.list_unlisted().await.unwrap();
     assert_eq!(
-        (found.windows, found.conflicts, found.clashes),
-        (1, 1, 0),
+        before.counts["not_final"].total, 2,
+        "rec-payout is not seen"
+    );
+    let found = shared::unresolved::list_unlisted(&store).await.unwrap();
+    assert_eq!(
+        (
+            found.windows,
+            found.conflicts,
+            found.clashes,
+            found.requeued
+        ),
+        (1, 1, 0, 1),
         "acknowledged ones stay off"
     );
     let after = overview(&store, now_ms, 86_400, 100).await.unwrap();
     assert_eq!(after.counts["conflict"].total, 1);
     assert_eq!(after.counts["resend_window"].total, 1);
+    assert!(after
+        .entries
+        .iter()
+        .any(|e| e.subject == "rec-payout" && e.category == Category::NotFinal));
     assert_eq!(
-        store.list_unlisted().await.unwrap(),
+        shared::unresolved::list_unlisted(&store).await.unwrap(),
         shared::store::Unlisted::default()
     );
 }

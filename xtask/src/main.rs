@@ -139,10 +139,10 @@ async fn unresolved(args: &[String]) -> Result<()> {
     let store =
         shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
     if index_old {
-        let found = store.list_unlisted().await?;
+        let found = shared::unresolved::list_unlisted(&store).await?;
         eprintln!(
-            "listed what predates the list: {} window(s), {} conflict(s), {} clash(es)",
-            found.windows, found.conflicts, found.clashes
+            "listed what predates the list: {} window(s), {} conflict(s), {} clash(es), {} record(s) moved to an other queue",
+            found.windows, found.conflicts, found.clashes, found.requeued
         );
     }
     let overview =

@@ -96,6 +96,8 @@ pub struct Unlisted {
     pub windows: usize,
     pub conflicts: usize,
     pub clashes: usize,
+    /// Records moved from a queue nobody walks.
+    pub requeued: usize,
 }
 
 /// One page of a round-robin walk through a queue.
@@ -231,18 +233,19 @@ impl Store {
     }
 
     /// Puts on the list what was written before the list had queues of its own:
-    /// open resend windows, conflicts and terminal clashes without `open_pk`. One
-    /// scan of the table, for an operator once after upgrading; safe to repeat.
-    pub async fn list_unlisted(&self) -> Result<Unlisted, StoreError> {
-        let scan = self
+    /// open resend windows, conflicts and terminal clashes without `open_pk`, and
+    /// records in a queue outside `known` (a type nobody documents had a queue of
+    /// its own), moved to the queue `requeue` names. One scan of the table, for an
+    /// operator once after upgrading; safe to repeat.
+    pub async fn list_unlisted(
+        &self,
+        known: &[&str],
+        requeue: impl Fn(&str) -> Option<String>,
+    ) -> Result<Unlisted, StoreError> {
+        let mut scan = self
             .client
             .scan()
             .table_name(self.table())
-            .filter_expression(
-                "attribute_not_exists(#q) AND attribute_not_exists(#ack) AND \
-                 ((item_type = :conflict) OR (item_type = :state AND contains(flags, :clash)) \
-                 OR (item_type = :window AND #st = :open))",
-            )
             .expression_attribute_names("#q", OPEN_PK)
             .expression_attribute_names("#ack", "acknowledged_at_ms")
             .expression_attribute_names("#st", "state")
@@ -251,6 +254,22 @@ impl Store {
             .expression_attribute_values(":clash", s(crate::lifecycle::TERMINAL_CLASH))
             .expression_attribute_values(":window", s("resend_window"))
             .expression_attribute_values(":open", s("open"));
+        let mut names = Vec::new();
+        for (i, queue) in known
+            .iter()
+            .chain(&[RESEND_WINDOW_QUEUE, CONFLICT_QUEUE, CLASH_QUEUE])
+            .enumerate()
+        {
+            names.push(format!(":k{i}"));
+            scan = scan.expression_attribute_values(format!(":k{i}"), s(*queue));
+        }
+        let scan = scan.filter_expression(format!(
+            "(attribute_not_exists(#q) AND attribute_not_exists(#ack) AND \
+             ((item_type = :conflict) OR (item_type = :state AND contains(flags, :clash)) \
+             OR (item_type = :window AND #st = :open))) \
+             OR (item_type = :state AND attribute_exists(#q) AND NOT (#q IN ({})))",
+            names.join(", ")
+        ));
         let mut found = Unlisted::default();
         let mut start = None;
         loop {
@@ -261,59 +280,85 @@ impl Store {
                 .await
                 .map_err(dynamo)?;
             for item in page.items() {
-                let (Some(pk), Some(sk)) = (item.text(PK), item.text(SK)) else {
-                    continue;
-                };
-                let (queue, since_ms, counter) = match item.text("item_type") {
-                    Some("conflict") => (
-                        CONFLICT_QUEUE,
+                let stray = item.text(OPEN_PK);
+                let (queue, since_ms, counter) = match (item.text("item_type"), stray) {
+                    (Some("state"), Some(old)) => match requeue(old) {
+                        Some(q) => (q, item.int(OPEN_SINCE), &mut found.requeued),
+                        None => continue,
+                    },
+                    (Some("conflict"), _) => (
+                        CONFLICT_QUEUE.to_string(),
                         item.int("received_at_ms"),
                         &mut found.conflicts,
                     ),
-                    Some("state") => (
-                        CLASH_QUEUE,
+                    (Some("state"), None) => (
+                        CLASH_QUEUE.to_string(),
                         item.int("status_at_ms").or(item.int("last_event_at_ms")),
                         &mut found.clashes,
                     ),
                     _ => (
-                        RESEND_WINDOW_QUEUE,
+                        RESEND_WINDOW_QUEUE.to_string(),
                         item.int("start").map(|t| t.saturating_mul(1000)),
                         &mut found.windows,
                     ),
                 };
-                let mut update = self
-                    .client
-                    .update_item()
-                    .table_name(self.table())
-                    .key(PK, s(pk))
-                    .key(SK, s(sk))
-                    .condition_expression("attribute_not_exists(#q)")
-                    .expression_attribute_names("#q", OPEN_PK)
-                    .expression_attribute_names("#since", OPEN_SINCE)
-                    .expression_attribute_values(":q", s(queue))
-                    .expression_attribute_values(
-                        ":since",
-                        AttributeValue::N(since_ms.unwrap_or(0).to_string()),
-                    );
-                update = if queue == CONFLICT_QUEUE {
-                    update
-                        .update_expression("SET #q = :q, #since = :since REMOVE #exp")
-                        .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
-                } else {
-                    update.update_expression("SET #q = :q, #since = :since")
-                };
-                match update.send().await {
-                    Ok(_) => *counter += 1,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|x| x.is_conditional_check_failed_exception()) => {}
-                    Err(e) => return Err(dynamo(e)),
+                if self.put_in_queue(item, &queue, since_ms, stray).await? {
+                    *counter += 1;
                 }
             }
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
                 return Ok(found);
             }
+        }
+    }
+
+    /// Moves `item` into `queue`, unless it was moved meanwhile.
+    async fn put_in_queue(
+        &self,
+        item: &Item,
+        queue: &str,
+        since_ms: Option<i64>,
+        from: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (Some(pk), Some(sk)) = (item.text(PK), item.text(SK)) else {
+            return Ok(false);
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_names("#since", OPEN_SINCE)
+            .expression_attribute_values(":q", s(queue))
+            .expression_attribute_values(
+                ":since",
+                AttributeValue::N(since_ms.unwrap_or(0).to_string()),
+            );
+        update = match from {
+            Some(old) => update
+                .condition_expression("#q = :old")
+                .expression_attribute_values(":old", s(old)),
+            None => update.condition_expression("attribute_not_exists(#q)"),
+        };
+        update = if queue == CONFLICT_QUEUE {
+            update
+                .update_expression("SET #q = :q, #since = :since REMOVE #exp")
+                .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
+        } else {
+            update.update_expression("SET #q = :q, #since = :since")
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo(e)),
         }
     }
 
