@@ -15,6 +15,7 @@ mod latency;
 mod report;
 mod rig;
 mod stats;
+mod unresolved;
 
 use std::path::PathBuf;
 
@@ -30,6 +31,10 @@ struct Args {
     cpu_only: bool,
     /// Only events out.
     events_only: bool,
+    /// Only the operator's list.
+    unresolved_only: bool,
+    /// Open records the list is measured over.
+    open_records: usize,
     /// Deliveries per scenario with `ReturnConsumedCapacity` on; they also warm up.
     warmup: usize,
     /// Calls per CPU round (7 rounds).
@@ -46,6 +51,8 @@ fn args() -> Result<Args, String> {
         functions: None,
         cpu_only: false,
         events_only: false,
+        unresolved_only: false,
+        open_records: 5000,
         warmup: 200,
         cpu_calls: 20_000,
         events: 2000,
@@ -60,6 +67,8 @@ fn args() -> Result<Args, String> {
             "--functions" => a.functions = Some(PathBuf::from(value()?)),
             "--cpu-only" => a.cpu_only = true,
             "--events-only" => a.events_only = true,
+            "--unresolved-only" => a.unresolved_only = true,
+            "--open-records" => a.open_records = value()?.parse().map_err(|e| format!("{e}"))?,
             "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("{e}"))?,
             "--cpu-calls" => a.cpu_calls = value()?.parse().map_err(|e| format!("{e}"))?,
             "--events" => a.events = value()?.parse().map_err(|e| format!("{e}"))?,
@@ -68,7 +77,7 @@ fn args() -> Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --events N, --events-delayed N, --cold-runs N, --functions DIR, --cpu-only, --events-only"
+                    "unknown argument {other}; use --deliveries N, --warmup N, --cpu-calls N, --events N, --events-delayed N, --cold-runs N, --open-records N, --functions DIR, --cpu-only, --events-only, --unresolved-only"
                 ))
             }
         }
@@ -78,9 +87,10 @@ fn args() -> Result<Args, String> {
         || a.cpu_calls == 0
         || a.events == 0
         || a.events_delayed == 0
+        || a.open_records == 0
     {
         return Err(
-            "--deliveries, --warmup, --cpu-calls, --events and --events-delayed must be at least 1"
+            "--deliveries, --warmup, --cpu-calls, --events, --events-delayed and --open-records must be at least 1"
                 .into(),
         );
     }
@@ -148,11 +158,20 @@ async fn run() -> Result<(), String> {
     report::header();
     let rig = rig::Rig::start().await.map_err(|e| e.to_string())?;
 
+    if args.unresolved_only {
+        let r = unresolved::measure(&rig, args.open_records, 5).await?;
+        report::unresolved(&r);
+        return Ok(());
+    }
     if !args.cpu_only && !args.events_only {
         latency(&rig, &args).await?;
     }
     if !args.events_only {
         cpu(&rig, args.cpu_calls)?;
+    }
+    if !args.cpu_only && !args.events_only {
+        let r = unresolved::measure(&rig, args.open_records, 5).await?;
+        report::unresolved(&r);
     }
     if !args.cpu_only {
         let r = events::measure(&rig, args.events, args.events_delayed, EVENTS_RATE)

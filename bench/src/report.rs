@@ -223,3 +223,23 @@ pub fn events(r: &crate::events::EventsReport) {
         None => println!("arrival to event: no event arrived"),
     }
 }
+
+pub fn unresolved(r: &crate::unresolved::UnresolvedReport) {
+    println!("\nthe operator's list (what the reconciler reads for the dashboard each run)");
+    let requests: Vec<String> = r
+        .requests
+        .iter()
+        .map(|(op, n)| format!("{n} {op}"))
+        .collect();
+    println!(
+        "{} open records, {} queues walked: {:.1} ms per overview (median of {}), {} per overview; the index items read come to {} KiB, {:.1} read units (eventually consistent), {:.0} a day at one run every 5 minutes",
+        r.open_records,
+        r.queues_walked,
+        r.median.as_secs_f64() * 1e3,
+        r.runs,
+        requests.join(", "),
+        r.index_bytes / 1024,
+        r.read_units(),
+        r.read_units() * 288.0
+    );
+}

@@ -216,7 +216,7 @@ fn record_entry(
         let value: i64 = r.attr(e.attribute)?.trim().parse().ok()?;
         value.checked_mul(e.millis_per_unit)
     });
-    let category = if r.flags.contains(TERMINAL_CLASH) {
+    let category = if r.flags.contains(TERMINAL_CLASH) && !r.acknowledged {
         Category::TerminalClash
     } else if r.status.is_none() {
         Category::Unconfirmed
@@ -447,6 +447,7 @@ mod tests {
                 .collect(),
             flags: BTreeSet::new(),
             seen: BTreeSet::new(),
+            acknowledged: false,
         }
     }
 
@@ -500,6 +501,8 @@ mod tests {
         let mut clash = record(Some("CONFIRMED"), &[]);
         clash.flags.insert(TERMINAL_CLASH.into());
         assert_eq!(cat(city, "citypay#order", &clash), Category::TerminalClash);
+        clash.acknowledged = true;
+        assert_eq!(cat(city, "citypay#order", &clash), Category::NotFinal);
         let unconfirmable = record_entry(
             &crate::alchemypay::INFO,
             "alchemypay#order",

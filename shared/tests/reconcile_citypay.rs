@@ -536,6 +536,35 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         shared::unresolved::list_unlisted(&store).await.unwrap(),
         shared::store::Unlisted::default()
     );
+
+    // A final status after a held one clashes while the record stays in its queue:
+    // acknowledged, it is listed as held again.
+    let failed = conflicting(
+        "ccpayment-v2",
+        "rec-risky",
+        Some(("Failed", 3, true)),
+        "ccpayment-v2#ApiDeposit",
+        r#"{"g":1}"#,
+        now_ms,
+    );
+    store.record(&failed).await.unwrap();
+    let category_of = |o: &shared::unresolved::Overview| {
+        o.entries
+            .iter()
+            .find(|e| e.subject == "rec-risky")
+            .map(|e| e.category)
+    };
+    let o = overview(&store, now_ms, 86_400, 100).await.unwrap();
+    assert_eq!(category_of(&o), Some(Category::TerminalClash));
+    assert_eq!(
+        store
+            .acknowledge("ccpayment-v2", "rec-risky", now_ms)
+            .await
+            .unwrap(),
+        1
+    );
+    let o = overview(&store, now_ms, 86_400, 100).await.unwrap();
+    assert_eq!(category_of(&o), Some(Category::Held));
 }
 
 fn history_api(fake: &FakeCityPay, access: &str) -> shared::citypay::HistoryApi {

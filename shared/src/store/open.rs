@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
 use super::attr::{dynamo, AttrExt, Item};
@@ -23,6 +24,8 @@ pub const RESEND_WINDOW_QUEUE: &str = "resend-window";
 pub const CONFLICT_QUEUE: &str = "conflict";
 /// Records given two different final statuses, until acknowledged.
 pub const CLASH_QUEUE: &str = "terminal-clash";
+/// When an operator acknowledged a conflict or clash.
+const ACKNOWLEDGED_AT: &str = "acknowledged_at_ms";
 
 /// A record's state item as the reconciler needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub struct OpenRecord {
     pub flags: BTreeSet<String>,
     /// Every status the record has been seen with (`seen_<status>`), in key form.
     pub seen: BTreeSet<String>,
+    /// An operator has looked at its conflicts and clash.
+    pub acknowledged: bool,
 }
 
 impl OpenRecord {
@@ -60,6 +65,7 @@ impl OpenRecord {
                 .filter_map(|k| k.strip_prefix("seen_"))
                 .map(str::to_string)
                 .collect(),
+            acknowledged: item.contains_key(ACKNOWLEDGED_AT),
         })
     }
 
@@ -186,39 +192,51 @@ impl Store {
             .query()
             .table_name(self.table())
             .key_condition_expression("#pk = :pk")
-            .filter_expression("#q IN (:conflict, :clash)")
+            // A clashing record still in its own queue stays there: it is only marked.
+            .filter_expression(
+                "#q IN (:conflict, :clash) OR \
+                 (item_type = :state AND contains(flags, :flag) AND attribute_not_exists(#ack))",
+            )
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_names("#ack", ACKNOWLEDGED_AT)
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":conflict", s(CONFLICT_QUEUE))
             .expression_attribute_values(":clash", s(CLASH_QUEUE))
+            .expression_attribute_values(":state", s("state"))
+            .expression_attribute_values(":flag", s(crate::lifecycle::TERMINAL_CLASH))
             .consistent_read(true);
         let mut acknowledged = 0;
         for item in self.query_all(query, None).await? {
             let Some(sk) = item.text(SK) else { continue };
-            let mut update = self
+            let update = self
                 .client
                 .update_item()
                 .table_name(self.table())
                 .key(PK, s(&pk))
                 .key(SK, s(sk))
-                .condition_expression("#q IN (:conflict, :clash)")
-                .expression_attribute_names("#q", OPEN_PK)
-                .expression_attribute_names("#since", OPEN_SINCE)
-                .expression_attribute_names("#ack", "acknowledged_at_ms")
-                .expression_attribute_values(":conflict", s(CONFLICT_QUEUE))
-                .expression_attribute_values(":clash", s(CLASH_QUEUE))
+                .expression_attribute_names("#ack", ACKNOWLEDGED_AT)
                 .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()));
-            update = if item.text(OPEN_PK) == Some(CONFLICT_QUEUE) {
+            let leave = |update: UpdateItemFluentBuilder, queue: &str| {
                 update
+                    .condition_expression("#q = :queue")
+                    .expression_attribute_names("#q", OPEN_PK)
+                    .expression_attribute_names("#since", OPEN_SINCE)
+                    .expression_attribute_values(":queue", s(queue))
+            };
+            let update = match item.text(OPEN_PK) {
+                Some(CONFLICT_QUEUE) => leave(update, CONFLICT_QUEUE)
                     .update_expression("SET #ack = :now, #exp = :exp REMOVE #q, #since")
                     .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
                     .expression_attribute_values(
                         ":exp",
                         AttributeValue::N((now_ms / 1000 + self.event_ttl_secs).to_string()),
-                    )
-            } else {
-                update.update_expression("SET #ack = :now REMOVE #q, #since")
+                    ),
+                Some(CLASH_QUEUE) => leave(update, CLASH_QUEUE)
+                    .update_expression("SET #ack = :now REMOVE #q, #since"),
+                _ => update
+                    .update_expression("SET #ack = :now")
+                    .condition_expression("attribute_not_exists(#ack)"),
             };
             match update.send().await {
                 Ok(_) => acknowledged += 1,
@@ -247,7 +265,7 @@ impl Store {
             .scan()
             .table_name(self.table())
             .expression_attribute_names("#q", OPEN_PK)
-            .expression_attribute_names("#ack", "acknowledged_at_ms")
+            .expression_attribute_names("#ack", ACKNOWLEDGED_AT)
             .expression_attribute_names("#st", "state")
             .expression_attribute_values(":conflict", s("conflict"))
             .expression_attribute_values(":state", s("state"))
