@@ -3,11 +3,12 @@
 # machine, starts a private DynamoDB Local, and runs bench/ against it: latency of
 # a full delivery vs. a bare conditional PutItem, DynamoDB requests and capacity
 # per delivery, CPU per delivery, events out (publisher CPU, PutEvents per change,
-# arrival-to-event delay, with moto as EventBridge and SQS), cold start of every
+# arrival-to-event delay, with moto as EventBridge and SQS), what the operator's
+# list of the unresolved costs per reconciler run, cold start of every
 # function binary. Then the
 # release arm64 bootstrap sizes from `sam build` (skip with BENCH_SIZES=0).
 # Extra arguments go to the benchmark: --deliveries N (2000), --cold-runs N (20),
-# --events N (2000), --events-delayed N (500).
+# --events N (2000), --events-delayed N (500), --open-records N (5000).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
