@@ -17,6 +17,8 @@ use crate::store::Delivery;
 pub struct ProviderInfo {
     /// Key prefix, metric dimension `Provider`, log field, `events/<name>/`.
     pub name: &'static str,
+    /// As the provider calls itself, for people: "look it up in CityPay's dashboard".
+    pub title: &'static str,
     /// The package under `functions/`, which is also the binary's name.
     pub function: &'static str,
     /// The function's logical id in `template.yaml`.

@@ -240,7 +240,7 @@ fn entry_of(
     r: &OpenRecord,
     now_ms: i64,
 ) -> Entry {
-    let name = provider.map_or("the provider", |p| p.name);
+    let name = provider.map_or("the provider", |p| p.title);
     let subject = r.record_key.clone();
     let show = provider.map_or(String::new(), |p| format!("{} {subject}", p.name));
     let action = match category {

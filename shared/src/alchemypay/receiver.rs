@@ -16,6 +16,7 @@ pub const SUCCESS_BODY: &str = "success";
 
 pub const INFO: ProviderInfo = ProviderInfo {
     name: PROVIDER,
+    title: "Alchemy Pay",
     function: "alchemypay-webhook",
     resource: "AlchemypayWebhookFunction",
     route: "/webhooks/alchemypay/{token}",

@@ -25,6 +25,7 @@ pub const STALE_FLAG: &str = "stale_timestamp";
 
 pub const INFO: ProviderInfo = ProviderInfo {
     name: PROVIDER,
+    title: "CCPayment",
     function: "ccpayment-webhook",
     resource: "CcpaymentWebhookFunction",
     route: "/webhooks/ccpayment",

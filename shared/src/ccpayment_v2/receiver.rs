@@ -23,6 +23,7 @@ pub const SUCCESS_BODY: &str = "Success";
 
 pub const INFO: ProviderInfo = ProviderInfo {
     name: PROVIDER,
+    title: "CCPayment",
     function: "ccpayment-v2-webhook",
     resource: "CcpaymentV2WebhookFunction",
     route: "/webhooks/ccpayment-v2",

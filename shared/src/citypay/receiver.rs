@@ -21,6 +21,7 @@ pub const SUCCESS_BODY: &str = "ok";
 
 pub const INFO: ProviderInfo = ProviderInfo {
     name: PROVIDER,
+    title: "CityPay",
     function: "citypay-webhook",
     resource: "CitypayWebhookFunction",
     route: "/webhooks/citypay/{token}",
