@@ -216,12 +216,16 @@ fn record_entry(
         let value: i64 = r.attr(e.attribute)?.trim().parse().ok()?;
         value.checked_mul(e.millis_per_unit)
     });
+    let lifecycle = r.attr("lifecycle").and_then(Lifecycle::parse);
     let category = if r.flags.contains(TERMINAL_CLASH) && !r.acknowledged {
         Category::TerminalClash
     } else if r.status.is_none() {
         Category::Unconfirmed
-    } else if r.attr("lifecycle").and_then(Lifecycle::parse) == Some(Lifecycle::Held) {
+    } else if lifecycle == Some(Lifecycle::Held) {
         Category::Held
+    } else if lifecycle == Some(Lifecycle::Expired) {
+        // Expired already: only watched for a late payment, then closed.
+        Category::NotFinal
     } else if expiry_ms.is_some_and(|e| e <= now_ms) {
         Category::PastExpiry
     } else if provider.unconfirmable_queues.contains(&queue) {
@@ -258,6 +262,11 @@ fn entry_of(
             "past its expiry and not final: the reconciler re-checks it; if it stays, look it \
              up in {name}'s dashboard"
         ),
+        Category::NotFinal if r.attr("lifecycle") == Some(Lifecycle::Expired.as_str()) => {
+            "expired: asked about a while longer in case a late payment arrives, then \
+             closed; nothing to do"
+                .to_string()
+        }
         Category::NotFinal => {
             format!("waiting for {name}; once overdue, look it up in {name}'s dashboard")
         }
@@ -498,6 +507,17 @@ mod tests {
             ),
             Category::PastExpiry
         );
+        let expired = record_entry(
+            city,
+            "citypay#order",
+            &record(
+                Some("EXPIRED"),
+                &[("lifecycle", "expired"), ("expires_at_ms", "9999999")],
+            ),
+            now,
+        );
+        assert_eq!(expired.category, Category::NotFinal);
+        assert!(expired.action.contains("late payment"));
         let mut clash = record(Some("CONFIRMED"), &[]);
         clash.flags.insert(TERMINAL_CLASH.into());
         assert_eq!(cat(city, "citypay#order", &clash), Category::TerminalClash);

@@ -75,6 +75,8 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     let dead = dead_client().await;
     let down = config(dead.clone());
     let mut rc = reconciler_config(None, &fake.base_url());
+    // Expired orders leave the open index within the drill's last hours.
+    rc.citypay_late_payment_grace_secs = 2 * 3600;
     rc.citypay_sweep = Some(shared::reconcile::CitypaySweepConfig {
         access_token: Secret::new("drill-access-token"),
         pages_per_run: 4,

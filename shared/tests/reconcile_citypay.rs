@@ -67,8 +67,8 @@ async fn open_orders_are_confirmed_expired_or_left_open() {
     assert_eq!(status("o-paid").await, (Some("CONFIRMED".into()), false));
     assert_eq!(
         status("o-expired").await,
-        (Some("EXPIRED".into()), false),
-        "nothing paid, past expiry"
+        (Some("EXPIRED".into()), true),
+        "nothing paid, past expiry; still asked about in case a late payment comes"
     );
     assert_eq!(
         status("o-underpaid").await,
@@ -110,11 +110,56 @@ async fn open_orders_are_confirmed_expired_or_left_open() {
     // The order API still down for one order: it stays unconfirmed and counted.
     fake.set("o-pending", Answer::HttpError(500));
     let sum = reconciler.run_at(now).await;
-    assert_eq!(sum.citypay_checked, 2, "only the two still open");
+    assert_eq!(sum.citypay_checked, 3, "only the three still open");
     assert_eq!(
         sum.citypay_unconfirmed, 0,
         "o-pending has a confirmed status already"
     );
+
+    // Paid late, after it expired: CityPay confirms it, and the callback makes it paid.
+    fake.set_status("o-expired", "CONFIRMED");
+    let late = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &order("o-expired", "CONFIRMED"),
+            None,
+        ))
+        .await;
+    assert_eq!(late.status(), 200);
+    assert_eq!(status("o-expired").await, (Some("CONFIRMED".into()), false));
+    let st = state_item(&client, &table, "citypay", &order_record_key("o-expired"))
+        .await
+        .unwrap();
+    assert!(
+        !flags(&st).contains(&"terminal_clash".to_string()),
+        "a late payment is progress, not a clash"
+    );
+    let paid_late = payment("o-expired").await;
+    assert_eq!(paid_late.lifecycle, Lifecycle::Paid);
+    assert!(paid_late.is_final);
+
+    // Expired with nothing paid: asked about until the grace has passed, then closed.
+    fake.set("o-pending", Answer::Status("IN_PROGRESS".into()));
+    fake.set_expires_at_ms("o-pending", (now - 60) * 1000);
+    let sum = reconciler.run_at(now).await;
+    assert_eq!((sum.citypay_expired, sum.citypay_closed), (1, 0));
+    assert_eq!(status("o-pending").await, (Some("EXPIRED".into()), true));
+    let sum = reconciler.run_at(now + 6 * 3600 - 120).await;
+    assert_eq!(sum.citypay_closed, 0, "within the grace");
+    let sum = reconciler.run_at(now + 6 * 3600).await;
+    assert_eq!(sum.citypay_closed, 1);
+    assert_eq!(status("o-pending").await, (Some("EXPIRED".into()), false));
+    // A payment even later still counts: its callback moves the order on.
+    fake.set_status("o-pending", "CONFIRMED");
+    rx.handle(post(
+        "citypay",
+        CITYPAY_TOKEN,
+        &order("o-pending", "CONFIRMED"),
+        None,
+    ))
+    .await;
+    assert_eq!(status("o-pending").await, (Some("CONFIRMED".into()), false));
 }
 
 fn metrics_total(docs: &Docs, name: &str) -> f64 {

@@ -56,17 +56,19 @@ impl OrderStatus {
         }
     }
 
-    /// IN_PROGRESS < UNDERPAID < PAID_UNCONFIRMED < CONFIRMED | OVERPAID | EXPIRED | CANCELED.
-    /// An underpaid order can still be completed, so it is not final.
+    /// IN_PROGRESS < EXPIRED | UNDERPAID < PAID_UNCONFIRMED < CONFIRMED | OVERPAID | CANCELED.
+    /// An underpaid order can still be completed, so it is not final; nor is an
+    /// expired one: a payment sent late still arrives, and CityPay then confirms it.
+    /// EXPIRED shares UNDERPAID's rank so ranks stored before keep their order (a
+    /// late underpayment after expiry is kept as seen, the status stays EXPIRED).
     pub fn rank(&self) -> Option<(u8, bool)> {
         match self {
             OrderStatus::InProgress => Some((1, false)),
-            OrderStatus::Underpaid => Some((2, false)),
+            OrderStatus::Underpaid | OrderStatus::Expired => Some((2, false)),
             OrderStatus::PaidUnconfirmed => Some((3, false)),
-            OrderStatus::Confirmed
-            | OrderStatus::Overpaid
-            | OrderStatus::Expired
-            | OrderStatus::Canceled => Some((4, true)),
+            OrderStatus::Confirmed | OrderStatus::Overpaid | OrderStatus::Canceled => {
+                Some((4, true))
+            }
             OrderStatus::Unknown(_) => None,
         }
     }
@@ -190,10 +192,15 @@ mod tests {
             OrderStatus::InProgress,
             OrderStatus::Underpaid,
             OrderStatus::PaidUnconfirmed,
+            OrderStatus::Expired,
         ];
         for s in all {
             let (r, t) = s.rank().unwrap();
             assert!(!t && r < OrderStatus::Confirmed.rank().unwrap().0);
         }
+        // A payment after expiry moves the order on; a stale IN_PROGRESS does not.
+        let expired = OrderStatus::Expired.rank().unwrap().0;
+        assert!(OrderStatus::PaidUnconfirmed.rank().unwrap().0 > expired);
+        assert!(OrderStatus::InProgress.rank().unwrap().0 < expired);
     }
 }

@@ -1,6 +1,8 @@
 //! CityPay: every order still open (unconfirmed or not final) is asked about again,
 //! a bounded number per run, round-robin across runs. CityPay never calls back for
-//! expiry, so an order past its expiry with nothing paid becomes EXPIRED here.
+//! expiry, so an order past its expiry with nothing paid becomes EXPIRED here. An
+//! expired order is still asked about for `citypay_late_payment_grace_secs` after
+//! its expiry, in case a payment sent late arrives, then leaves the open index.
 
 use super::{Reconciler, Summary};
 use crate::citypay::{order_token_of, OrderApi, OrderStatus, ORDER_QUEUE, PROVIDER};
@@ -92,6 +94,18 @@ impl Reconciler {
             if expired_locally {
                 sum.citypay_expired += 1;
             }
+        }
+        // Expired, and no late payment within the grace: nothing left to ask.
+        let grace_ms = self.config.citypay_late_payment_grace_secs * 1000;
+        let since = expires_at_ms.or(record.open_since_ms);
+        if update.status.name == OrderStatus::Expired.as_str()
+            && since.is_some_and(|t| t + grace_ms <= now * 1000)
+            && self
+                .store
+                .close_open(PROVIDER, record_key, &update.status.name, now * 1000)
+                .await?
+        {
+            sum.citypay_closed += 1;
         }
         Ok(())
     }

@@ -46,6 +46,9 @@ pub struct ReconcilerConfig {
     pub backlog_warn_windows: usize,
     pub bill_info_after_secs: i64,
     pub citypay_recheck_per_run: i32,
+    /// How long an expired CityPay order is still re-checked for a late payment
+    /// before it leaves the open index (a callback still moves it on after that).
+    pub citypay_late_payment_grace_secs: i64,
     /// `None` when CityPay's access token is not set: no order-history sweep.
     pub citypay_sweep: Option<citypay_sweep::CitypaySweepConfig>,
     pub stale_after_secs: i64,
@@ -106,6 +109,10 @@ impl ReconcilerConfig {
             backlog_warn_windows: config::parse_or("CCPAYMENT_RESEND_BACKLOG_WARN", 3usize)?,
             bill_info_after_secs: config::parse_or("CCPAYMENT_BILL_INFO_AFTER_SECS", 1800i64)?,
             citypay_recheck_per_run: config::parse_or("CITYPAY_RECHECK_PER_RUN", 50i32)?,
+            citypay_late_payment_grace_secs: config::parse_or(
+                "CITYPAY_LATE_PAYMENT_GRACE_SECS",
+                6 * 3600i64,
+            )?,
             citypay_sweep: citypay_sweep_from_env().await?,
             stale_after_secs: config::parse_or("STALE_AFTER_SECS", 86_400i64)?,
             api_timeout: Duration::from_secs(5),
@@ -220,6 +227,8 @@ pub struct Summary {
     pub citypay_checked: u32,
     pub citypay_updated: u32,
     pub citypay_expired: u32,
+    /// Expired orders past the late-payment grace, out of the open index.
+    pub citypay_closed: u32,
     pub citypay_unconfirmed: u32,
     pub citypay_sweep_pages: u32,
     /// Listed orders looked at, and those we did not hold (now stored).
@@ -493,6 +502,7 @@ impl Reconciler {
             ("CitypayChecked", count(f64::from(sum.citypay_checked))),
             ("CitypayUpdated", count(f64::from(sum.citypay_updated))),
             ("CitypayExpired", count(f64::from(sum.citypay_expired))),
+            ("CitypayClosed", count(f64::from(sum.citypay_closed))),
             ("Unconfirmed", count(f64::from(sum.citypay_unconfirmed))),
             (
                 "CitypaySweepPages",

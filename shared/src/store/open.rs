@@ -380,6 +380,44 @@ impl Store {
         }
     }
 
+    /// Takes a record out of the `open` index while its status is still `status`:
+    /// nothing is left to ask about it, though a later notification still moves it.
+    /// Returns whether it was closed.
+    pub async fn close_open(
+        &self,
+        provider: &str,
+        record_key: &str,
+        status: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(super::schema::record_pk(provider, record_key)))
+            .key(SK, s(super::schema::STATE_SK))
+            .update_expression("SET #closed = :now REMOVE #q, #since")
+            .condition_expression("#st = :st AND attribute_exists(#q)")
+            .expression_attribute_names("#closed", "open_closed_at_ms")
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_names("#since", OPEN_SINCE)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(status))
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo(e)),
+        }
+    }
+
     /// The next `limit` records of `queue` after where the walk saved under `scope`
     /// stopped; `save_round_robin` records where this batch ends.
     pub async fn open_batch(

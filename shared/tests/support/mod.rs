@@ -591,6 +591,7 @@ pub fn reconciler_config(
         backlog_warn_windows: 3,
         bill_info_after_secs: 1800,
         citypay_recheck_per_run: 50,
+        citypay_late_payment_grace_secs: 6 * 3600,
         citypay_sweep: None,
         stale_after_secs: 86_400,
         api_timeout: Duration::from_secs(2),
