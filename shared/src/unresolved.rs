@@ -205,6 +205,13 @@ pub async fn list_unlisted(store: &Store) -> Result<crate::store::Unlisted, Stor
         .await
 }
 
+/// When the record's order expires, where its provider says.
+fn expiry_ms(provider: &ProviderInfo, r: &OpenRecord) -> Option<i64> {
+    let e = provider.expiry?;
+    let value: i64 = r.attr(e.attribute)?.trim().parse().ok()?;
+    value.checked_mul(e.millis_per_unit)
+}
+
 /// A record of a provider queue: what it is waiting for.
 fn record_entry(
     provider: &'static ProviderInfo,
@@ -212,10 +219,7 @@ fn record_entry(
     r: &OpenRecord,
     now_ms: i64,
 ) -> Entry {
-    let expiry_ms = provider.expiry.and_then(|e| {
-        let value: i64 = r.attr(e.attribute)?.trim().parse().ok()?;
-        value.checked_mul(e.millis_per_unit)
-    });
+    let expiry_ms = expiry_ms(provider, r);
     let lifecycle = r.attr("lifecycle").and_then(Lifecycle::parse);
     let category = if r.flags.contains(TERMINAL_CLASH) && !r.acknowledged {
         Category::TerminalClash
@@ -281,13 +285,9 @@ fn entry_of(
         Category::ResendWindow => String::new(),
     };
     let detail = match category {
-        Category::PastExpiry => provider.and_then(|p| p.expiry).and_then(|e| {
-            let value: i64 = r.attr(e.attribute)?.trim().parse().ok()?;
-            Some(format!(
-                "expired {}",
-                time_text(value.saturating_mul(e.millis_per_unit))
-            ))
-        }),
+        Category::PastExpiry => provider
+            .and_then(|p| expiry_ms(p, r))
+            .map(|at| format!("expired {}", time_text(at))),
         Category::TerminalClash => Some(format!(
             "kept {}; statuses seen: {}",
             r.status.as_deref().unwrap_or("?"),

@@ -93,8 +93,7 @@ async fn read(store: &Store, scope: &str) -> Result<Read, StoreError> {
 impl Budget {
     /// Calls made in the 24 hours before `now`.
     pub async fn used(&self, store: &Store, scope: &str, now: i64) -> Result<u32, StoreError> {
-        let r = read(store, scope).await?;
-        Ok(r.calls.iter().filter(|t| **t > now - DAY).count() as u32)
+        Ok(usage(store, scope, now).await?.used)
     }
 
     pub async fn left(&self, store: &Store, scope: &str, now: i64) -> Result<u32, StoreError> {

@@ -6,8 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
 use super::attr::{dynamo, AttrExt, Item};
@@ -93,6 +95,24 @@ impl OpenRecord {
             amount_paid: amount(self.attrs.get("amount_paid")),
             order: text("payment_order"),
         }
+    }
+}
+
+/// A conditional update's answer: applied, or not because its condition no longer
+/// held (another writer got there first).
+fn applied<T, R>(result: Result<T, SdkError<UpdateItemError, R>>) -> Result<bool, StoreError>
+where
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(dynamo(e)),
     }
 }
 
@@ -238,13 +258,9 @@ impl Store {
                     .update_expression("SET #ack = :now")
                     .condition_expression("attribute_not_exists(#ack)"),
             };
-            match update.send().await {
-                Ok(_) => acknowledged += 1,
-                // Acknowledged meanwhile by someone else.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|x| x.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(dynamo(e)),
+            // Not applied: acknowledged meanwhile by someone else.
+            if applied(update.send().await)? {
+                acknowledged += 1;
             }
         }
         Ok(acknowledged)
@@ -368,16 +384,7 @@ impl Store {
         } else {
             update.update_expression("SET #q = :q, #since = :since")
         };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        applied(update.send().await)
     }
 
     /// Takes a record out of the `open` index while its status is still `status`:
@@ -406,16 +413,7 @@ impl Store {
             .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        applied(result)
     }
 
     /// The next `limit` records of `queue` after where the walk saved under `scope`
