@@ -42,6 +42,7 @@ export CCPAYMENT_V2_API_BASE="${CCPAYMENT_V2_API_BASE:-http://127.0.0.1:$((FAKE_
 export ALCHEMYPAY_PATH_TOKEN="${ALCHEMYPAY_PATH_TOKEN:-local-alchemypay-path-token-0123456789}"
 export CITYPAY_PATH_TOKEN="${CITYPAY_PATH_TOKEN:-local-citypay-path-token-0123456789}"
 export CITYPAY_API_BASE="${CITYPAY_API_BASE:-http://127.0.0.1:$FAKE_APIS_PORT}"
+export CITYPAY_CUSTOMER_ID="${CITYPAY_CUSTOMER_ID:-99}"
 export CCPAYMENT_API_BASE="${CCPAYMENT_API_BASE:-http://127.0.0.1:$((FAKE_APIS_PORT + 1))}"
 # Locally a window is due as soon as it ends, so a manual or routine resend shows at once.
 export CCPAYMENT_RESEND_SETTLE_SECS="${CCPAYMENT_RESEND_SETTLE_SECS:-0}"

@@ -129,13 +129,18 @@ impl Rig {
                 max_body_bytes: MAX_BODY,
                 api_base: fake_citypay.base_url(),
                 confirm_timeout,
+                customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
             })
             .map_err(|e| RigError::Config(e.to_string()))?,
             store.clone(),
             metrics,
         );
-        let citypay_api =
-            OrderApi::new(fake_citypay.base_url(), confirm_timeout).map_err(RigError::Config)?;
+        let citypay_api = OrderApi::new(
+            fake_citypay.base_url(),
+            confirm_timeout,
+            Some(testkit::citypay::CUSTOMER_ID.to_string()),
+        )
+        .map_err(RigError::Config)?;
         Ok(Self {
             client,
             table,

@@ -48,7 +48,6 @@ fn open_record(i: usize, at_ms: i64) -> Delivery {
             format!("bench-open-{i:06}"),
             vec![status.into()],
             status.into(),
-            body.as_bytes(),
             body.clone(),
         )
     };

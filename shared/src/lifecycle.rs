@@ -130,6 +130,42 @@ pub struct PaymentView {
     /// spreads one order over several records: the account-qualified order key.
     /// The merchant then follows the order, not the record.
     pub order: Option<String>,
+    /// Who vouches for `currency` and the amounts.
+    pub amounts_source: Option<AmountsSource>,
+}
+
+/// Who vouches for a payment's currency and amounts: what the merchant's systems
+/// must compare with the order they created before they ship against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountsSource {
+    /// The provider's own API answered them, about an order bound to this merchant.
+    ProviderApi,
+    /// A notification signed with the merchant's own secret.
+    SignedNotification,
+    /// A notification whose sender proved only the URL's secret token, with no API
+    /// to confirm it: a claim.
+    UnverifiedNotification,
+}
+
+impl AmountsSource {
+    pub const ALL: [AmountsSource; 3] = [
+        AmountsSource::ProviderApi,
+        AmountsSource::SignedNotification,
+        AmountsSource::UnverifiedNotification,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AmountsSource::ProviderApi => "provider_api",
+            AmountsSource::SignedNotification => "signed_notification",
+            AmountsSource::UnverifiedNotification => "unverified_notification",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
 }
 
 /// Provider flags that say something to the merchant about the payment (the rest
@@ -146,6 +182,10 @@ pub const VIEW_FLAGS: &[&str] = &[
 
 /// Raised by the store when a record is given two different final statuses.
 pub const TERMINAL_CLASH: &str = "terminal_clash";
+
+/// Raised by the store on a notification (and its record) that names another
+/// merchant reference than the one its record was first given.
+pub const REFERENCE_CONFLICT: &str = "reference_conflict";
 
 impl PaymentView {
     /// The view's flags for this write: the provider's that matter to the merchant,

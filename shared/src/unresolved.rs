@@ -16,7 +16,8 @@ use crate::provider::{ProviderInfo, ALL};
 use crate::store::budget::{self, Usage};
 use crate::store::windows::{Reason, ScopedWindow};
 use crate::store::{
-    OpenRecord, Store, StoreError, CLASH_QUEUE, CONFLICT_QUEUE, RESEND_WINDOW_QUEUE,
+    OpenRecord, Store, StoreError, CLASH_QUEUE, CONFLICT_QUEUE, HELD_MERCHANT_REF,
+    RESEND_WINDOW_QUEUE,
 };
 
 /// Why an entry is on the list; the dashboard counts each.
@@ -274,6 +275,12 @@ fn entry_of(
         Category::NotFinal => {
             format!("waiting for {name}; once overdue, look it up in {name}'s dashboard")
         }
+        Category::Conflict if r.attr(HELD_MERCHANT_REF).is_some() => format!(
+            "names another merchant order than its record's first: someone may be \
+             replaying a paid order against another one; nothing was applied. Check the \
+             order in {name}'s dashboard (cargo xtask payment {show}), then cargo xtask \
+             acknowledge {show}"
+        ),
         Category::Conflict => format!(
             "two bodies for one notification: compare them (cargo xtask payment {show}), \
              then cargo xtask acknowledge {show}"
@@ -288,6 +295,12 @@ fn entry_of(
         Category::PastExpiry => provider
             .and_then(|p| expiry_ms(p, r))
             .map(|at| format!("expired {}", time_text(at))),
+        Category::Conflict => r.attr(HELD_MERCHANT_REF).map(|held| {
+            format!(
+                "claims merchant ref {}; the record's is {held}",
+                r.attr("merchant_ref").unwrap_or("?")
+            )
+        }),
         Category::TerminalClash => Some(format!(
             "kept {}; statuses seen: {}",
             r.status.as_deref().unwrap_or("?"),

@@ -268,3 +268,197 @@ async fn the_lookup_shows_a_card_order_and_its_history_without_card_numbers_or_m
     let by_id: serde_json::Value = serde_json::from_str(&body_text(&resp)).unwrap();
     assert_eq!(by_id["payments"][0]["version"], 2);
 }
+
+/// Every 64-hex run in every string an item holds, at any depth.
+fn hex_digests(items: &[shared::store::Item]) -> std::collections::HashSet<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    fn walk(v: &AttributeValue, out: &mut Vec<String>) {
+        match v {
+            AttributeValue::S(s) => out.push(s.clone()),
+            AttributeValue::Ss(ss) => out.extend(ss.iter().cloned()),
+            AttributeValue::M(m) => m.values().for_each(|v| walk(v, out)),
+            AttributeValue::L(l) => l.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    for item in items {
+        for v in item.values() {
+            walk(v, &mut texts);
+        }
+    }
+    let mut found = std::collections::HashSet::new();
+    for t in texts {
+        let b = t.as_bytes();
+        let mut run = 0;
+        for (i, c) in b.iter().enumerate() {
+            run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+            if run >= 64 {
+                found.insert(t[i + 1 - 64..=i].to_ascii_lowercase());
+            }
+        }
+    }
+    found
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let d = u32::from(d - b'0');
+            match (i % 2 == 1, d * 2) {
+                (true, x) if x > 9 => x - 9,
+                (true, x) => x,
+                (false, _) => d,
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// The attacker's search: every card number with the stored first 6 and last 4
+/// that passes Luhn's check (100,000), put into the raw body around it, hashed
+/// both ways the code ever hashed a body. Returns the number whose hash is among
+/// `digests`.
+fn recover(raw: &str, pan: &str, digests: &std::collections::HashSet<String>) -> Option<String> {
+    let (head, tail) = (&pan[..6], &pan[pan.len() - 4..]);
+    for middle in 0..1_000_000u32 {
+        let candidate = format!("{head}{middle:06}{tail}");
+        if !luhn(candidate.as_bytes()) {
+            continue;
+        }
+        let body = raw.replace(pan, &candidate);
+        if digests.contains(&shared::hashing::sha256_hex(body.as_bytes()))
+            || digests.contains(&shared::hashing::content_sha256_hex(body.as_bytes()))
+        {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_card_number_cannot_be_recovered_from_anything_stored() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = alchemy_receiver(client.clone(), &table, "");
+    // A card number that passes Luhn's check, as every real one does.
+    let pan = "4111111111111111";
+    assert!(luhn(pan.as_bytes()));
+    let raw = String::from_utf8(body("success"))
+        .unwrap()
+        .replace("5554748800912345", pan);
+    assert!(raw.contains(pan));
+    // The body, a copy pretty-printed, and one with another amount (a conflict).
+    let pretty = raw.replace(",\"", ",\n  \"");
+    let other = raw.replace("\"rechargeFee\":\"0.72122094\"", "\"rechargeFee\":\"0.8\"");
+    for b in [&raw, &pretty, &other] {
+        let resp = rx
+            .handle(post("alchemypay", ALCHEMY_TOKEN, b.as_bytes(), None))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let items = all_items(&client, &table).await;
+    assert!(
+        !of_type(&items, "conflict").is_empty(),
+        "a conflict item too"
+    );
+    let digests = hex_digests(&items);
+    assert!(digests.len() >= 2, "the stored fingerprints were read");
+    // The search finds the number when a raw body's hash is stored: it can fail.
+    let leaked: std::collections::HashSet<String> =
+        [shared::hashing::sha256_hex(other.as_bytes())].into();
+    assert_eq!(recover(&other, pan, &leaked).as_deref(), Some(pan));
+    // The pretty copy's content fingerprint is the raw one's: two bodies cover all.
+    for b in [&raw, &other] {
+        assert_eq!(recover(b, pan, &digests), None, "card number recovered");
+    }
+}
+
+#[tokio::test]
+async fn rehash_replaces_fingerprints_of_raw_bodies_written_before() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (client, table) = fresh_table().await;
+    let (rx, _) = alchemy_receiver(client.clone(), &table, "");
+    let pan = "4111111111111111";
+    let raw = String::from_utf8(body("success"))
+        .unwrap()
+        .replace("5554748800912345", pan);
+    let other = raw.replace("\"rechargeFee\":\"0.72122094\"", "\"rechargeFee\":\"0.8\"");
+    for b in [&raw, &other] {
+        rx.handle(post("alchemypay", ALCHEMY_TOKEN, b.as_bytes(), None))
+            .await;
+    }
+    // As an earlier version wrote them: fingerprints of the raw bytes, and the
+    // conflict keyed by its raw content fingerprint.
+    let items = all_items(&client, &table).await;
+    let event = of_type(&items, "event")[0].clone();
+    let conflict = of_type(&items, "conflict")[0].clone();
+    let legacy = |item: &shared::store::Item, raw: &str| {
+        let mut item = item.clone();
+        let content = shared::hashing::content_sha256_hex(raw.as_bytes());
+        item.insert(
+            "body_sha256".into(),
+            AttributeValue::S(shared::hashing::sha256_hex(raw.as_bytes())),
+        );
+        item.insert("content_sha256".into(), AttributeValue::S(content.clone()));
+        if s(&item, "item_type") == Some("conflict") {
+            let sk = s(&item, "sk").unwrap();
+            let prefix = &sk[..sk.len() - 64];
+            item.insert("sk".into(), AttributeValue::S(format!("{prefix}{content}")));
+        }
+        item
+    };
+    let delete = |item: &shared::store::Item| {
+        client
+            .delete_item()
+            .table_name(&table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+    };
+    delete(&conflict).send().await.unwrap();
+    for item in [legacy(&event, &raw), legacy(&conflict, &other)] {
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = hex_digests(&all_items(&client, &table).await);
+    assert_eq!(
+        recover(&raw, pan, &before).as_deref(),
+        Some(pan),
+        "legacy items leak"
+    );
+
+    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let done = store.rehash_bodies().await.unwrap();
+    assert_eq!((done.events, done.conflicts), (1, 1), "{done:?}");
+    let items = all_items(&client, &table).await;
+    assert_eq!(of_type(&items, "conflict").len(), 1, "moved, not copied");
+    for item in of_type(&items, "event")
+        .into_iter()
+        .chain(of_type(&items, "conflict"))
+    {
+        let stored = s(item, "body").unwrap();
+        assert!(!stored.contains(pan));
+        assert_eq!(
+            s(item, "body_sha256"),
+            Some(shared::hashing::sha256_hex(stored.as_bytes()).as_str())
+        );
+    }
+    let after = hex_digests(&items);
+    for b in [&raw, &other] {
+        assert_eq!(recover(b, pan, &after), None, "card number recovered");
+    }
+    // Safe to repeat: nothing left to change. A duplicate still is a duplicate.
+    let again = store.rehash_bodies().await.unwrap();
+    assert_eq!((again.events, again.conflicts), (0, 0));
+    let (rx, docs) = alchemy_receiver(client.clone(), &table, "");
+    rx.handle(post("alchemypay", ALCHEMY_TOKEN, raw.as_bytes(), None))
+        .await;
+    assert_eq!(total(&docs, "Duplicate"), 1.0);
+}

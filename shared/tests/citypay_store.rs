@@ -443,3 +443,268 @@ async fn missing_type_is_inferred_from_the_token_field() {
     assert_eq!(s(ev, "sk"), Some("event#order_created#IN_PROGRESS#-"));
     assert!(flags(ev).contains(&"missing_type".to_string()));
 }
+
+fn callback_for(token: &str, client_order_id: &str, order_id: &str, tx: &str) -> Vec<u8> {
+    format!(
+        r#"{{"type":"order callback","action":"confirmation","status":"CONFIRMED","order_id":{order_id},"client_order_id":"{client_order_id}","transaction_id":"{tx}","received_amount_in_coins":1,"received_amount_in_fiat":"5000.00","fiat_currency":"EUR","crypto_currency":"btc","created_at":"2026-01-01 09:15","order_token":"{token}","order_expiration":60,"exchange_rate":50795.91}}"#
+    )
+    .into_bytes()
+}
+
+/// No payment of any provider is keyed by `merchant_ref`.
+async fn nothing_under(client: &aws_sdk_dynamodb::Client, table: &str, merchant_ref: &str) {
+    let under: Vec<_> = payments(client, table)
+        .await
+        .into_iter()
+        .filter(|p| p.merchant_ref.as_deref() == Some(merchant_ref))
+        .collect();
+    assert!(under.is_empty(), "payments under {merchant_ref}: {under:?}");
+}
+
+#[tokio::test]
+async fn another_customers_confirmed_token_cannot_pay_a_merchant_order() {
+    let (client, table, fake, rx, _) = setup().await;
+    // The attacker's own cheap order, paid, at another shop on CityPay.
+    fake.set_order(
+        "foreign-tok",
+        testkit::citypay::OrderFacts {
+            customer_id: "512".into(),
+            amount_fiat: "1".into(),
+            ..Default::default()
+        },
+    );
+    fake.set_status("foreign-tok", "CONFIRMED");
+    let resp = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("foreign-tok", "victim-order", "2876", "1"),
+            None,
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "kept as evidence");
+    nothing_under(&client, &table, "victim-order").await;
+    let st = state_item(&client, &table, "citypay", &order_record_key("foreign-tok"))
+        .await
+        .unwrap();
+    assert_eq!(s(&st, "status"), None, "nothing confirmed");
+    assert!(flags(&st).contains(&"not_our_order".to_string()));
+    assert_eq!(
+        s(&st, "client_order_id"),
+        None,
+        "the claimed reference keys nothing"
+    );
+    let p = payment_of_record(&client, &table, "citypay", &order_record_key("foreign-tok")).await;
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Unknown);
+    assert_eq!(
+        p.amount_paid, None,
+        "the callback's amounts are not the payment's"
+    );
+}
+
+#[tokio::test]
+async fn a_paid_order_cannot_be_replayed_onto_another_merchant_order() {
+    let (client, table, fake, rx, _) = setup().await;
+    fake.set_order(
+        "paid-cheap",
+        testkit::citypay::OrderFacts {
+            amount_fiat: "5".into(),
+            paid_fiat: Some(vec!["5".into()]),
+            ..Default::default()
+        },
+    );
+    // The genuine callback of the attacker's own cheap order at this shop.
+    let genuine = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("paid-cheap", "cheap-order", "2876", "1"),
+            None,
+        ))
+        .await;
+    assert_eq!(genuine.status(), StatusCode::OK);
+    // Replayed with a victim's reference (a new transaction id: a new notification).
+    let (rx2, docs) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    let replayed = rx2
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("paid-cheap", "victim-order", "2876", "2"),
+            None,
+        ))
+        .await;
+    assert_eq!(replayed.status(), StatusCode::OK, "authentic input is kept");
+    assert_eq!(total(&docs, "Conflict"), 1.0, "counted as a conflict");
+    nothing_under(&client, &table, "victim-order").await;
+    let st = state_item(&client, &table, "citypay", &order_record_key("paid-cheap"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s(&st, "merchant_ref"),
+        Some("cheap-order"),
+        "the first reference stays"
+    );
+    assert!(flags(&st).contains(&"reference_conflict".to_string()));
+    let p = payment_of_record(&client, &table, "citypay", &order_record_key("paid-cheap")).await;
+    assert_eq!(p.merchant_ref.as_deref(), Some("cheap-order"));
+    assert_eq!(p.version, 1, "the replay changed no payment");
+
+    // On the operator's list as a conflict, with both references, until acknowledged.
+    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let now_ms = shared::clock::now_ms();
+    let o = shared::unresolved::overview(&store, now_ms, 86_400, 100)
+        .await
+        .unwrap();
+    let conflicts: Vec<_> = o
+        .entries
+        .iter()
+        .filter(|e| e.category == shared::unresolved::Category::Conflict)
+        .collect();
+    assert_eq!(conflicts.len(), 1, "{:?}", o.entries);
+    let detail = conflicts[0].detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("victim-order") && detail.contains("cheap-order"),
+        "{detail}"
+    );
+    assert!(
+        conflicts[0].action.contains("replaying"),
+        "{}",
+        conflicts[0].action
+    );
+    let acknowledged = store
+        .acknowledge("citypay", &order_record_key("paid-cheap"), now_ms)
+        .await
+        .unwrap();
+    assert_eq!(acknowledged, 1);
+    let o = shared::unresolved::overview(&store, now_ms, 86_400, 100)
+        .await
+        .unwrap();
+    assert!(o
+        .entries
+        .iter()
+        .all(|e| e.category != shared::unresolved::Category::Conflict));
+    // A second copy of the replay is a duplicate, still nothing under the victim.
+    let again = rx2
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("paid-cheap", "victim-order", "2876", "2"),
+            None,
+        ))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    nothing_under(&client, &table, "victim-order").await;
+}
+
+#[tokio::test]
+async fn amounts_and_currency_are_the_order_apis_never_the_callbacks() {
+    let (client, table, fake, rx, _) = setup().await;
+    fake.set_order(
+        "paid-priced",
+        testkit::citypay::OrderFacts {
+            amount_fiat: "100".into(),
+            currency: "USD".into(),
+            paid_fiat: Some(vec!["60.10".into(), "39.90".into()]),
+            ..Default::default()
+        },
+    );
+    // The callback claims 5,000 EUR.
+    let resp = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("paid-priced", "shop-9", "2876", "1"),
+            None,
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let p = payment_of_record(&client, &table, "citypay", &order_record_key("paid-priced")).await;
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert_eq!(p.currency.as_deref(), Some("USD"));
+    assert_eq!(p.amount_due.unwrap().to_string(), "100");
+    assert_eq!(p.amount_paid.unwrap().to_string(), "100");
+    assert_eq!(
+        p.amounts_source,
+        Some(shared::lifecycle::AmountsSource::ProviderApi)
+    );
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(
+        json["amounts_source"], "provider_api",
+        "in the lookup and events"
+    );
+    let ev = all_items(&client, &table).await;
+    let ev = of_type(&ev, "event")[0];
+    assert!(flags(ev).contains(&"currency_contradicted".to_string()));
+    assert_eq!(
+        map(ev, "amounts", "received_amount_in_fiat"),
+        Some("5000.00"),
+        "the claim stays on its event"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_about_another_order_id_confirms_nothing() {
+    let (client, table, fake, rx, _) = setup().await;
+    fake.set_status("paid-other-id", "CONFIRMED");
+    let resp = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("paid-other-id", "victim-order", "9999", "1"),
+            None,
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    nothing_under(&client, &table, "victim-order").await;
+    let st = state_item(
+        &client,
+        &table,
+        "citypay",
+        &order_record_key("paid-other-id"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s(&st, "status"), None);
+    assert!(flags(&st).contains(&"order_id_mismatch".to_string()));
+}
+
+#[tokio::test]
+async fn without_the_customer_id_nothing_is_confirmed_and_nothing_is_asked() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    let config = shared::citypay::CitypayConfig {
+        customer_id: None,
+        ..citypay_config(&fake.base_url())
+    };
+    let (metrics, _) = shared::metrics::Metrics::memory();
+    let rx = shared::citypay::CitypayReceiver::new(
+        shared::citypay::Citypay::new(config).unwrap(),
+        shared::store::Store::new(client.clone(), &table, 90),
+        metrics,
+    );
+    fake.set_status("paid-unbound", "CONFIRMED");
+    let resp = rx
+        .handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &callback_for("paid-unbound", "shop-3", "2876", "1"),
+            None,
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "stored, never lost");
+    assert_eq!(fake.lookups("paid-unbound").await, 0);
+    let st = state_item(
+        &client,
+        &table,
+        "citypay",
+        &order_record_key("paid-unbound"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s(&st, "status"), None);
+    let ev = all_items(&client, &table).await;
+    assert_eq!(
+        map(of_type(&ev, "event")[0], "details", "confirm_error"),
+        Some("owner_unconfigured")
+    );
+}

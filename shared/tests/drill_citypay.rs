@@ -65,6 +65,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
                 max_body_bytes: 64 * 1024,
                 api_base: fake.base_url(),
                 confirm_timeout: Duration::from_secs(2),
+                customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
             })
             .unwrap(),
             Store::new(client, &table, 90),

@@ -104,8 +104,8 @@ async fn full_card_numbers_and_emails_never_reach_items_or_logs() {
     );
     assert_eq!(
         s(success, "body_sha256"),
-        Some(shared::hashing::sha256_hex(&raw).as_str()),
-        "hash of the raw bytes"
+        Some(shared::hashing::sha256_hex(stored_body.as_bytes()).as_str()),
+        "hash of the stored (masked) body, never of the raw bytes"
     );
     assert_eq!(
         success["details"].as_m().unwrap()["cardNumberMasked"]
@@ -192,6 +192,7 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
             max_body_bytes: 64 * 1024,
             api_base: fake.base_url(),
             confirm_timeout: std::time::Duration::from_secs(2),
+            customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
         })
         .unwrap(),
         store(),

@@ -273,7 +273,6 @@ fn conflicting(
             key.into(),
             vec![status_text.clone()],
             status_text,
-            body.as_bytes(),
             body.into(),
         )
     }

@@ -204,6 +204,7 @@ async fn citypay_samples() {
         max_body_bytes: 64 * 1024,
         api_base: fake.base_url(),
         confirm_timeout: std::time::Duration::from_secs(2),
+        customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
     };
     let rx = CitypayReceiver::new(
         Citypay::new(config).unwrap(),

@@ -1,5 +1,9 @@
 //! CityPay's order API, `GET /order/{order_token}` → `{"status":1,"data":{...}}`.
 //!
+//! Every order belongs to the customer [`CUSTOMER_ID`], has CityPay id 2876 and
+//! costs 100 USD unless a test set other facts with [`FakeCityPay::set_order`];
+//! its transactions' fiat totals follow its status (CONFIRMED and
+//! PAID_UNCONFIRMED 100, OVERPAID 120, UNDERPAID 25, otherwise none).
 //! An order's status is whatever a test set with [`FakeCityPay::set`]; otherwise it
 //! follows the token's prefix, so the local stack works without set-up:
 //! `paid-` CONFIRMED, `overpaid-` OVERPAID, `underpaid-` UNDERPAID, `expired-`
@@ -19,6 +23,41 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The merchant's CityPay customer id the fake's orders belong to by default.
+pub const CUSTOMER_ID: &str = "99";
+
+/// What the order API says of an order beside its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFacts {
+    pub id: String,
+    pub customer_id: String,
+    pub amount_fiat: String,
+    pub currency: String,
+    /// Each transaction's `amountFiat.total`; `None`: the status's default.
+    pub paid_fiat: Option<Vec<String>>,
+}
+
+impl Default for OrderFacts {
+    fn default() -> Self {
+        Self {
+            id: "2876".into(),
+            customer_id: CUSTOMER_ID.into(),
+            amount_fiat: "100".into(),
+            currency: "USD".into(),
+            paid_fiat: None,
+        }
+    }
+}
+
+fn default_paid(code: &str) -> Vec<String> {
+    match code {
+        "CONFIRMED" | "PAID_UNCONFIRMED" => vec!["100".into()],
+        "OVERPAID" => vec!["120".into()],
+        "UNDERPAID" => vec!["25".into()],
+        _ => Vec::new(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -190,6 +229,7 @@ impl Respond for History {
 struct Orders {
     answers: Arc<Mutex<HashMap<String, Answer>>>,
     expires_at_ms: Arc<Mutex<HashMap<String, i64>>>,
+    facts: Arc<Mutex<HashMap<String, OrderFacts>>>,
 }
 
 fn by_prefix(token: &str) -> Answer {
@@ -227,24 +267,47 @@ impl Respond for Orders {
             .ok()
             .and_then(|e| e.get(&token).copied())
             .unwrap_or(4_102_444_800_000);
+        let facts = self
+            .facts
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&token).cloned())
+            .unwrap_or_default();
+        let number = |t: &str| t.parse::<u64>().map_or_else(|_| json!(t), |n| json!(n));
         let body = |code: &str| {
+            let transactions: Vec<serde_json::Value> = facts
+                .paid_fiat
+                .clone()
+                .unwrap_or_else(|| default_paid(code))
+                .iter()
+                .enumerate()
+                .map(|(i, total)| {
+                    json!({
+                        "id": i + 1, "hash": format!("0xfeed{i}"),
+                        "amount": {"base": 0.00196864, "total": 0.001},
+                        "amountFiat": {"base": facts.amount_fiat, "total": total,
+                                       "underPaid": "0", "overPaid": "0"},
+                        "createdAtMiliseconds": 1_767_225_600_000_i64
+                    })
+                })
+                .collect();
             json!({
                 "status": 1,
                 "data": {
                     "companyName": "Local shop",
-                    "id": 2876,
-                    "customerId": 99,
+                    "id": number(&facts.id),
+                    "customerId": number(&facts.customer_id),
                     "token": token,
                     "coin": "Bitcoin",
                     "coinBaseName": "btc",
-                    "amountFiat": "100",
+                    "amountFiat": facts.amount_fiat,
                     "amount": 0.00196864,
-                    "currency": {"id": 1, "currency": "US Dollar", "abbreviation": "USD"},
+                    "currency": {"id": 1, "currency": facts.currency, "abbreviation": facts.currency},
                     "type": "Order",
                     "expiresAt": expires,
                     "expirationTime": 3_600_000,
                     "status": {"code": code, "label": code},
-                    "transactions": []
+                    "transactions": transactions
                 }
             })
         };
@@ -311,6 +374,13 @@ impl FakeCityPay {
     pub fn set(&self, token: &str, answer: Answer) {
         if let Ok(mut a) = self.orders.answers.lock() {
             a.insert(token.to_string(), answer);
+        }
+    }
+
+    /// The order's id, owner, price and payments, beside its status.
+    pub fn set_order(&self, token: &str, facts: OrderFacts) {
+        if let Ok(mut f) = self.orders.facts.lock() {
+            f.insert(token.to_string(), facts);
         }
     }
 

@@ -17,6 +17,8 @@
 //! cargo xtask acknowledge PROVIDER RECORD_ID
 //!                               a record's conflicts and terminal clash, looked at: off
 //!                               the list, history kept
+//! cargo xtask rehash           once after upgrading: body fingerprints of items written
+//!                               before taken again over the stored (masked) body
 //! cargo xtask events [--ordered] print (and remove) what reached the local event queue,
 //!                               or the ordered (FIFO) queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
@@ -44,12 +46,13 @@ async fn main() -> ExitCode {
         Some("replay") => replay(args.get(1..).unwrap_or_default()).await,
         Some("unresolved") => unresolved(args.get(1..).unwrap_or_default()).await,
         Some("acknowledge") => acknowledge(args.get(1..).unwrap_or_default()).await,
+        Some("rehash") => rehash().await,
         Some("events") => print_events(args.get(1).is_some_and(|a| a == "--ordered")).await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | unresolved [--json] [--stale-after SECS] [--max N] [--index-old] | acknowledge PROVIDER RECORD_ID | events [--ordered] | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | unresolved [--json] [--stale-after SECS] [--max N] [--index-old] | acknowledge PROVIDER RECORD_ID | rehash | events [--ordered] | gen-events | fake-apis PORT>"
             );
             return ExitCode::from(2);
         }
@@ -152,6 +155,19 @@ async fn unresolved(args: &[String]) -> Result<()> {
     } else {
         print!("{}", shared::unresolved::render(&overview));
     }
+    Ok(())
+}
+
+/// Items written before fingerprints were taken over the stored body held
+/// fingerprints of raw bodies, which give a masked card number back.
+async fn rehash() -> Result<()> {
+    let store =
+        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
+    let done = store.rehash_bodies().await?;
+    println!(
+        "{} item(s) with a body read; {} event(s) given new fingerprints, {} conflict(s) moved to their new key",
+        done.scanned, done.events, done.conflicts
+    );
     Ok(())
 }
 

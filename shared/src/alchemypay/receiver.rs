@@ -7,7 +7,7 @@ use super::notification::CardOrder;
 use super::{ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::{self, IpAllowList, Rejection};
-use crate::lifecycle::{amount, Direction, PaymentView};
+use crate::lifecycle::{amount, AmountsSource, Direction, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange};
@@ -78,7 +78,7 @@ impl Provider for Alchemypay {
         intake::utf8(body)?;
         let order = CardOrder::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
-        Ok(to_delivery(order, body))
+        Ok(to_delivery(order))
     }
 
     async fn confirm(&self, delivery: Delivery, _raw: &[u8]) -> Confirmed {
@@ -86,7 +86,7 @@ impl Provider for Alchemypay {
     }
 }
 
-fn to_delivery(o: CardOrder, raw: &[u8]) -> Delivery {
+fn to_delivery(o: CardOrder) -> Delivery {
     let status_text = o.status.as_str().to_string();
     // A card order is its own payment; `orderNo` is ours where we created the order.
     let view = PaymentView {
@@ -98,6 +98,7 @@ fn to_delivery(o: CardOrder, raw: &[u8]) -> Delivery {
         amount_due: amount(o.amounts.get("orderAmount")),
         amount_paid: amount(o.amounts.get("paymentAmount")),
         order: None,
+        amounts_source: Some(AmountsSource::UnverifiedNotification),
     };
     Delivery {
         view,
@@ -113,7 +114,6 @@ fn to_delivery(o: CardOrder, raw: &[u8]) -> Delivery {
             o.order_no,
             vec![status_text.clone()],
             status_text,
-            raw,
             o.redacted_body,
         )
     }

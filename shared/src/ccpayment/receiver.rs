@@ -11,7 +11,7 @@ use super::signature;
 use super::{open_queue, resend_scope, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::Rejection;
-use crate::lifecycle::{amount, PaymentView};
+use crate::lifecycle::{amount, AmountsSource, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::request::single_header;
 use crate::store::{Delivery, StatusChange};
@@ -94,7 +94,7 @@ impl Provider for Ccpayment {
         let text = crate::intake::utf8(body)?;
         let n = Notification::parse(body)
             .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
-        let mut delivery = to_delivery(n, &account.app_id, text, body);
+        let mut delivery = to_delivery(n, &account.app_id, text);
         if verified.age == Age::Stale {
             delivery.flags.insert(STALE_FLAG.into());
         }
@@ -119,7 +119,7 @@ impl Provider for Ccpayment {
     }
 }
 
-fn to_delivery(n: Notification, app_id: &str, text: &str, raw: &[u8]) -> Delivery {
+fn to_delivery(n: Notification, app_id: &str, text: &str) -> Delivery {
     let status_text = n.pay_status.as_str().to_string();
     let kind = n.order_type.as_str().to_string();
     let mut refs = n.refs;
@@ -141,7 +141,6 @@ fn to_delivery(n: Notification, app_id: &str, text: &str, raw: &[u8]) -> Deliver
             n.record_id,
             vec![status_text.clone()],
             status_text,
-            raw,
             text.to_string(),
         )
     }
@@ -178,5 +177,6 @@ pub fn payment_view(
         amount_due: amount(amounts.get("order_amount")),
         amount_paid: paid,
         order,
+        amounts_source: Some(AmountsSource::SignedNotification),
     }
 }

@@ -120,6 +120,7 @@ pub fn payment_view(
         amount_due: amount(amounts.get("amount_due")).filter(|_| same_coin),
         amount_paid: amount(amounts.get("amount")),
         order,
+        amounts_source: confirmed.map(|_| crate::lifecycle::AmountsSource::ProviderApi),
     }
 }
 

@@ -340,7 +340,6 @@ pub fn to_delivery(
             n.record_id,
             vec![n.status_text.clone()],
             n.status_text,
-            raw,
             String::from_utf8_lossy(raw).into_owned(),
         )
     }

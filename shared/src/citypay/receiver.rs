@@ -12,7 +12,7 @@ use super::status::{DepositStatus, OrderStatus};
 use super::{deposit_record_key, order_record_key, DEPOSIT_QUEUE, ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::{self, IpAllowList, Rejection};
-use crate::lifecycle::{amount, Direction, Lifecycle, PaymentView};
+use crate::lifecycle::{amount, AmountsSource, Direction, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
 use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange};
@@ -42,6 +42,9 @@ pub struct CitypayConfig {
     pub max_body_bytes: usize,
     pub api_base: String,
     pub confirm_timeout: Duration,
+    /// This merchant's CityPay customer id: an order API answer confirms an order
+    /// only when it names it. Without it every order is stored unconfirmed.
+    pub customer_id: Option<String>,
 }
 
 impl CitypayConfig {
@@ -64,8 +67,29 @@ impl CitypayConfig {
             api_base: config::optional("CITYPAY_API_BASE")
                 .unwrap_or_else(|| super::order_api::DEFAULT_API_BASE.to_string()),
             confirm_timeout: Duration::from_millis(timeout_ms),
+            customer_id: customer_id()?,
         })
     }
+}
+
+/// `CITYPAY_CUSTOMER_ID`: digits, as the customer cabinet shows it. Unset, orders
+/// are still stored, unconfirmed, and the start-up log says why.
+pub fn customer_id() -> Result<Option<String>, ConfigError> {
+    let Some(id) = config::optional("CITYPAY_CUSTOMER_ID") else {
+        tracing::error!(
+            "CITYPAY_CUSTOMER_ID is not set: no CityPay order can be confirmed as this \
+             merchant's, every order stays unconfirmed"
+        );
+        return Ok(None);
+    };
+    let id = id.trim().to_string();
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::Invalid {
+            name: "CITYPAY_CUSTOMER_ID",
+            reason: "must be the customer id CityPay's cabinet shows (digits)".into(),
+        });
+    }
+    Ok(Some(id))
 }
 
 /// CityPay.io as a provider: the path token authenticates, the order API confirms.
@@ -77,11 +101,14 @@ pub struct Citypay {
 
 impl Citypay {
     pub fn new(config: CitypayConfig) -> Result<Self, ConfigError> {
-        let api = OrderApi::new(&config.api_base, config.confirm_timeout).map_err(|reason| {
-            ConfigError::Invalid {
-                name: "CITYPAY_API_BASE",
-                reason,
-            }
+        let api = OrderApi::new(
+            &config.api_base,
+            config.confirm_timeout,
+            config.customer_id.clone(),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            name: "CITYPAY_API_BASE",
+            reason,
         })?;
         Ok(Self { config, api })
     }
@@ -92,7 +119,10 @@ impl Citypay {
     pub fn prepare_offline(&self, callback: Callback, raw: &[u8], api_answer: &[u8]) -> Delivery {
         match callback {
             Callback::Order(o) => {
-                let confirmation = super::order_api::parse_answer(api_answer, &o.order_token);
+                let confirmation = match self.api.customer_id() {
+                    Some(c) => super::order_api::parse_answer(api_answer, &o.order_token, c),
+                    None => Err(ConfirmError::OwnerUnconfigured),
+                };
                 order_delivery(o, confirmation, raw)
             }
             Callback::Deposit(d) => deposit_delivery(d, raw),
@@ -134,8 +164,9 @@ fn text(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).into_owned()
 }
 
-/// The state follows the order API's answer; the callback's own status is only
-/// the event's key and a claim to compare.
+/// The state follows the order API's answer, and so do the order's id, currency
+/// and amounts: the callback's own are claims, kept on its event and compared.
+/// An answer about another order than the callback's `order_id` confirms nothing.
 pub(super) fn order_delivery(
     o: OrderCallback,
     confirmation: Result<ConfirmedOrder, ConfirmError>,
@@ -145,13 +176,25 @@ pub(super) fn order_delivery(
     let mut details = o.details;
     let mut refs = o.refs;
     let claimed = OrderStatus::parse(&o.claimed_status);
+    let confirmation = confirmation.and_then(|c| match (&c.order_id, refs.get("order_id")) {
+        (Some(answer), Some(claim)) if answer != claim => Err(ConfirmError::OrderIdMismatch),
+        _ => Ok(c),
+    });
     let mut status = None;
-    let mut lifecycle = Lifecycle::Unknown;
-    let mut amount_due = None;
+    let mut view = PaymentView {
+        direction: Direction::Incoming,
+        // A reference only the callback gives: the store keeps the first one a
+        // record was given, and a different one later is a conflict.
+        merchant_ref: refs.get("client_order_id").cloned(),
+        ..PaymentView::default()
+    };
     match confirmation {
         Ok(confirmed) => {
-            lifecycle = confirmed.status.lifecycle();
-            amount_due = amount(confirmed.amount_fiat.as_ref());
+            view.lifecycle = confirmed.status.lifecycle();
+            view.currency = confirmed.currency.clone();
+            view.amount_due = amount(confirmed.amount_fiat.as_ref());
+            view.amount_paid = confirmed.paid_fiat;
+            view.amounts_source = Some(AmountsSource::ProviderApi);
             details.insert(
                 "confirmed_status".into(),
                 confirmed.status.as_str().to_string(),
@@ -159,8 +202,18 @@ pub(super) fn order_delivery(
             if confirmed.status != claimed {
                 flags.insert("status_contradicted".into());
             }
+            if let Some(id) = confirmed.order_id {
+                refs.insert("order_id".into(), id);
+            }
             if let Some(expires) = confirmed.expires_at_ms {
                 refs.insert("expires_at_ms".into(), expires.to_string());
+            }
+            let claim = |name: &str| details.get(name).or(o.amounts.get(name)).cloned();
+            let contradicted = claim("fiat_currency")
+                .zip(view.currency.clone())
+                .is_some_and(|(a, b)| !a.eq_ignore_ascii_case(&b));
+            if contradicted {
+                flags.insert("currency_contradicted".into());
             }
             if confirmed.status.is_paid() {
                 details.insert("paid".into(), "true".into());
@@ -172,6 +225,15 @@ pub(super) fn order_delivery(
         }
         Err(e) => {
             flags.insert("unconfirmed".into());
+            // CityPay says the token is not this merchant's order, or not the
+            // callback's: its reference is a forger's word, and keys nothing.
+            if matches!(e, ConfirmError::NotOurs | ConfirmError::OrderIdMismatch) {
+                flags.insert(e.code().to_string());
+                view.merchant_ref = None;
+                if let Some(claimed) = refs.remove("client_order_id") {
+                    details.insert("claimed_client_order_id".into(), claimed);
+                }
+            }
             details.insert("confirm_error".into(), e.code().to_string());
         }
     }
@@ -181,17 +243,6 @@ pub(super) fn order_delivery(
         o.claimed_status.clone(),
         o.transaction_id.unwrap_or_else(dash),
     ];
-    // Each order token is its own payment, even where a shop made two for one order.
-    let view = PaymentView {
-        direction: Direction::Incoming,
-        lifecycle,
-        merchant_ref: refs.get("client_order_id").cloned(),
-        user_ref: None,
-        currency: details.get("fiat_currency").cloned(),
-        amount_due,
-        amount_paid: amount(o.amounts.get("received_amount_in_fiat")),
-        order: None,
-    };
     Delivery {
         view,
         needs_reconcile: status.is_none(),
@@ -208,7 +259,6 @@ pub(super) fn order_delivery(
             order_record_key(&o.order_token),
             event_id,
             o.claimed_status,
-            raw,
             text(raw),
         )
     }
@@ -232,6 +282,7 @@ fn deposit_delivery(d: DepositCallback, raw: &[u8]) -> Delivery {
         lifecycle: parsed.lifecycle(),
         currency: details.get("crypto_currency").cloned(),
         amount_paid: amount(d.amounts.get("received_amount")),
+        amounts_source: Some(AmountsSource::UnverifiedNotification),
         ..PaymentView::default()
     };
     Delivery {
@@ -248,7 +299,6 @@ fn deposit_delivery(d: DepositCallback, raw: &[u8]) -> Delivery {
             deposit_record_key(&d.transaction_id),
             vec![d.status.clone()],
             d.status,
-            raw,
             text(raw),
         )
     }

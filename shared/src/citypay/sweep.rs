@@ -55,6 +55,9 @@ mod tests {
             status: OrderStatus::Confirmed,
             expires_at_ms: Some(1_796_003_600_000),
             amount_fiat: Some("100".into()),
+            order_id: Some("2876".into()),
+            currency: Some("USD".into()),
+            paid_fiat: None,
         };
         let d = swept_order(&item, Ok(confirmed), br#"{"token":"tok-9"}"#);
         assert_eq!(d.record_key, crate::citypay::order_record_key("tok-9"));

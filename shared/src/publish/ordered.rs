@@ -195,6 +195,7 @@ mod tests {
                 currency: None,
                 amount_due: None,
                 amount_paid: None,
+                amounts_source: None,
                 flags: vec![],
                 version,
                 changed_at_ms: 0,

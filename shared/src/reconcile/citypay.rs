@@ -70,8 +70,13 @@ impl Reconciler {
         } else {
             confirmed.status
         };
+        // The answer's currency and amounts, as the receiver takes them.
         let view = crate::lifecycle::PaymentView {
             lifecycle: status.lifecycle(),
+            currency: confirmed.currency.clone(),
+            amount_due: crate::lifecycle::amount(confirmed.amount_fiat.as_ref()),
+            amount_paid: confirmed.paid_fiat,
+            amounts_source: Some(crate::lifecycle::AmountsSource::ProviderApi),
             ..record.payment_view()
         };
         let Some(status) = StatusChange::ranked(status.as_str(), status.rank()) else {

@@ -40,6 +40,8 @@ pub struct ReconcilerConfig {
     /// `None` when sweeps are switched off.
     pub v2_sweep: Option<V2SweepConfig>,
     pub citypay_api_base: String,
+    /// This merchant's CityPay customer id; without it no order is confirmed.
+    pub citypay_customer_id: Option<String>,
     pub budget: Budget,
     pub resend_settle_secs: i64,
     pub resend_backfill_hours: i64,
@@ -99,6 +101,7 @@ impl ReconcilerConfig {
             v2_sweep: v2_sweep_from_env()?,
             citypay_api_base: config::optional("CITYPAY_API_BASE")
                 .unwrap_or_else(|| crate::citypay::order_api::DEFAULT_API_BASE.to_string()),
+            citypay_customer_id: crate::citypay::receiver::customer_id()?,
             budget: Budget {
                 daily_cap,
                 // One call a minute, with a second of margin for clock skew.
@@ -296,8 +299,12 @@ impl Reconciler {
                 accounts.clone(),
             )),
         };
-        let citypay = OrderApi::new(&config.citypay_api_base, config.api_timeout)
-            .map_err(invalid("CITYPAY_API_BASE"))?;
+        let citypay = OrderApi::new(
+            &config.citypay_api_base,
+            config.api_timeout,
+            config.citypay_customer_id.clone(),
+        )
+        .map_err(invalid("CITYPAY_API_BASE"))?;
         let citypay_history = match &config.citypay_sweep {
             None => None,
             Some(sweep) => Some(std::sync::Arc::new(

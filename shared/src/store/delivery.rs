@@ -16,6 +16,11 @@
 //!   event keeps the status it applied (`applied_status`, returned with the failed
 //!   condition), so only a duplicate whose confirmed status differs costs a second
 //!   request.
+//! - A record keeps the first merchant reference it was given: a write that names
+//!   another fails the state's condition, and the notification is kept as a
+//!   conflict (`reference_conflict`, on the operator's list) that changes no
+//!   payment. Otherwise anyone able to deliver could re-key a paid record onto
+//!   another merchant order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -33,7 +38,7 @@ use super::expr::{n, s, update_expression, Expr};
 use super::payment::{decimal, payment_key, ViewWrite};
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK, STATE_SK};
 use super::Store;
-use crate::lifecycle::{PaymentView, TERMINAL_CLASH};
+use crate::lifecycle::{PaymentView, REFERENCE_CONFLICT, TERMINAL_CLASH};
 
 /// A status the provider's model knows, with its place in the order of progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +68,11 @@ pub struct Delivery {
     pub flags: BTreeSet<String>,
     /// The stored copy of the body (already redacted where the provider needs it).
     pub body: String,
-    /// SHA-256 of the raw bytes received.
+    /// SHA-256 of the stored copy of the body. Never of the raw bytes: where the
+    /// raw body held a card number, its hash would give the number back after at
+    /// most a million guesses at the masked digits.
     pub body_sha256: String,
-    /// SHA-256 ignoring JSON whitespace; equal means "same notification".
+    /// The same, ignoring JSON whitespace; equal means "same notification".
     pub content_sha256: String,
     pub received_at_ms: i64,
     /// Partition of the `open` index while the record is not final.
@@ -82,15 +89,16 @@ pub struct Delivery {
 
 impl Delivery {
     /// A delivery with its identity, body and fingerprints; everything else empty.
-    /// `stored_body` is the (redacted) copy to keep; the hashes are over `raw`.
+    /// `stored_body` is the (redacted) copy to keep, and what the hashes are over.
     pub fn new(
         provider: &'static str,
         record_key: String,
         event_id: Vec<String>,
         status_text: String,
-        raw: &[u8],
         stored_body: String,
     ) -> Self {
+        let body_sha256 = crate::hashing::sha256_hex(stored_body.as_bytes());
+        let content_sha256 = crate::hashing::content_sha256_hex(stored_body.as_bytes());
         Self {
             provider,
             record_key,
@@ -103,8 +111,8 @@ impl Delivery {
             details: BTreeMap::new(),
             flags: BTreeSet::new(),
             body: stored_body,
-            body_sha256: crate::hashing::sha256_hex(raw),
-            content_sha256: crate::hashing::content_sha256_hex(raw),
+            body_sha256,
+            content_sha256,
             received_at_ms: crate::clock::now_ms(),
             open_queue: None,
             needs_reconcile: false,
@@ -193,16 +201,21 @@ struct EventItem<'a> {
 const MAX_CONTENTION_ATTEMPTS: u32 = 8;
 
 impl Store {
-    pub async fn record(&self, d: &Delivery) -> Result<Recorded, StoreError> {
-        let pk = schema::record_pk(d.provider, &d.record_key);
-        let event_item = self.event_item(d, &pk, &schema::event_sk(&d.event_id))?;
-        let mut mode = first_mode(d);
+    pub async fn record(&self, delivery: &Delivery) -> Result<Recorded, StoreError> {
+        let pk = schema::record_pk(delivery.provider, &delivery.record_key);
+        let mut event_item =
+            self.event_item(delivery, &pk, &schema::event_sk(&delivery.event_id))?;
+        let mut mode = first_mode(delivery);
         let mut mixed_currency = false;
+        // The delivery as kept once it turned out to name another reference.
+        let mut flagged: Option<Delivery> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let d = flagged.as_ref().unwrap_or(delivery);
             let items = self.transaction(d, &pk, event_item.clone(), mode, mixed_currency)?;
             let err = match self.transact(items).await {
+                Ok(_) if flagged.is_some() => return Ok(Recorded::Conflict),
                 Ok(_) => {
                     return Ok(Recorded::New {
                         state_advanced: mode == ViewWrite::Advance,
@@ -210,7 +223,20 @@ impl Store {
                 }
                 Err(e) => e,
             };
-            match classify(&err) {
+            match classify(&err, d.view.merchant_ref.as_deref()) {
+                Cancel::OtherReference(held) if flagged.is_none() => {
+                    let mut kept = d.clone();
+                    kept.flags.insert(REFERENCE_CONFLICT.to_string());
+                    event_item = self.event_item(&kept, &pk, &schema::event_sk(&kept.event_id))?;
+                    reference_conflict(
+                        &mut event_item,
+                        kept.view.merchant_ref.as_deref(),
+                        held,
+                        kept.received_at_ms,
+                    );
+                    mode = ViewWrite::Seen;
+                    flagged = Some(kept);
+                }
                 Cancel::Duplicate(old) => {
                     // The first copy committed its status with its event; only a
                     // status confirmed differently since needs the state touched.
@@ -236,9 +262,10 @@ impl Store {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Cancel::Contended => return Err(StoreError::Contention(attempt)),
-                Cancel::StaleState | Cancel::OtherCurrency | Cancel::Other => {
-                    return Err(dynamo(err))
-                }
+                Cancel::StaleState
+                | Cancel::OtherCurrency
+                | Cancel::OtherReference(_)
+                | Cancel::Other => return Err(dynamo(err)),
             }
         }
     }
@@ -355,7 +382,6 @@ impl Store {
                 u.record_key.clone(),
                 Vec::new(),
                 u.status.name.clone(),
-                b"",
                 String::new(),
             )
         };
@@ -379,8 +405,9 @@ impl Store {
             let Err(err) = self.transact(items).await else {
                 return Ok(true);
             };
-            match classify_reasons(&err, 0) {
-                Cancel::StaleState => return Ok(false),
+            match classify_reasons(&err, 0, d.view.merchant_ref.as_deref()) {
+                // Another reference: the record's own view stays as it is.
+                Cancel::StaleState | Cancel::OtherReference(_) => return Ok(false),
                 Cancel::OtherCurrency if !mixed_currency => mixed_currency = true,
                 Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -457,7 +484,7 @@ impl Store {
                 }
                 self.record_view(d, &mut e, &mut set, d.view.lifecycle);
                 condition = Some(format!(
-                    "attribute_not_exists({rank_name}) OR {rank_name} < {rank}"
+                    "(attribute_not_exists({rank_name}) OR {rank_name} < {rank})"
                 ));
             }
             (_, ViewWrite::Create) => {
@@ -483,11 +510,19 @@ impl Store {
                 let status = e.name("status");
                 let name = e.value(s(&st.name));
                 condition = Some(format!(
-                    "attribute_exists({status}) AND {status} <> {name} AND NOT contains({f}, {clash})"
+                    "(attribute_exists({status}) AND {status} <> {name} AND NOT contains({f}, {clash}))"
                 ));
             }
             (None, _) if d.needs_reconcile => open(&mut e, &mut set),
             _ => {}
+        }
+        // The first merchant reference a record is given stays its reference.
+        if matches!(mode, ViewWrite::Advance | ViewWrite::Clash) {
+            if let (Some(c), Some(r)) = (condition.as_mut(), &d.view.merchant_ref) {
+                let k = e.name("merchant_ref");
+                let v = e.value(s(r));
+                c.push_str(&format!(" AND (attribute_not_exists({k}) OR {k} = {v})"));
+            }
         }
         if !flags.is_empty() {
             add.push(format!(
@@ -497,6 +532,11 @@ impl Store {
             ));
         }
         let expression = update_expression(&set, &add, &remove);
+        // The old state comes back with a failed condition: it tells a late status
+        // from another merchant reference.
+        let old = condition
+            .as_ref()
+            .map(|_| ReturnValuesOnConditionCheckFailure::AllOld);
         Ok(Update::builder()
             .table_name(&self.table)
             .key(PK, s(pk))
@@ -505,7 +545,7 @@ impl Store {
             .set_condition_expression(condition)
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
+            .set_return_values_on_condition_check_failure(old)
             .build()?)
     }
 
@@ -547,6 +587,10 @@ impl Store {
             ("currency", v.currency.clone()),
             ("amount_due", v.amount_due.map(decimal)),
             ("amount_paid", v.amount_paid.map(decimal)),
+            (
+                "amounts_source",
+                v.amounts_source.map(|a| a.as_str().to_string()),
+            ),
         ];
         for (name, value) in texts {
             if let Some(value) = value {
@@ -600,6 +644,8 @@ impl Store {
 
 enum Cancel {
     Duplicate(Option<HashMap<String, AttributeValue>>),
+    /// The state's condition: the record holds another merchant reference (this one).
+    OtherReference(String),
     /// The state's condition: a late status, a record that exists, a clash known.
     StaleState,
     /// The payment's condition: a paid payment in another currency than its order's.
@@ -624,7 +670,7 @@ fn next_mode(d: &Delivery, failed: ViewWrite) -> ViewWrite {
     }
 }
 
-fn classify<R>(err: &SdkError<TransactWriteItemsError, R>) -> Cancel {
+fn classify<R>(err: &SdkError<TransactWriteItemsError, R>, merchant_ref: Option<&str>) -> Cancel {
     let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error()
     else {
         return Cancel::Other;
@@ -634,11 +680,16 @@ fn classify<R>(err: &SdkError<TransactWriteItemsError, R>) -> Cancel {
         let old = reasons.first().and_then(|r| r.item().cloned());
         return Cancel::Duplicate(old);
     }
-    classify_reasons(err, 1)
+    classify_reasons(err, 1, merchant_ref)
 }
 
-/// The state update's and the payment update's reasons, at `first` and `first + 1`.
-fn classify_reasons<R>(err: &SdkError<TransactWriteItemsError, R>, first: usize) -> Cancel {
+/// The state update's and the payment update's reasons, at `first` and `first + 1`;
+/// `merchant_ref`: the reference the write gave the record.
+fn classify_reasons<R>(
+    err: &SdkError<TransactWriteItemsError, R>,
+    first: usize,
+    merchant_ref: Option<&str>,
+) -> Cancel {
     let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error()
     else {
         return Cancel::Other;
@@ -651,7 +702,15 @@ fn classify_reasons<R>(err: &SdkError<TransactWriteItemsError, R>, first: usize)
             .all(|i| code(i) == "None")
     };
     if code(first) == "ConditionalCheckFailed" && others_clear(first) {
-        return Cancel::StaleState;
+        let held = reasons
+            .get(first)
+            .and_then(|r| r.item())
+            .and_then(|item| item.get("merchant_ref"))
+            .and_then(|v| v.as_s().ok());
+        return match (held, merchant_ref) {
+            (Some(held), Some(ours)) if held != ours => Cancel::OtherReference(held.clone()),
+            _ => Cancel::StaleState,
+        };
     }
     if code(first + 1) == "ConditionalCheckFailed" && others_clear(first + 1) {
         return Cancel::OtherCurrency;
@@ -663,6 +722,26 @@ fn classify_reasons<R>(err: &SdkError<TransactWriteItemsError, R>, first: usize)
         return Cancel::Contended;
     }
     Cancel::Other
+}
+
+/// On a notification kept for naming another merchant reference: its record's.
+pub const HELD_MERCHANT_REF: &str = "held_merchant_ref";
+
+/// The event item of a notification that names another reference than its
+/// record's: kept, and on the operator's list (no TTL) until acknowledged.
+fn reference_conflict(
+    item: &mut HashMap<String, AttributeValue>,
+    claimed: Option<&str>,
+    held: String,
+    at_ms: i64,
+) {
+    item.remove(schema::TTL_ATTRIBUTE);
+    item.insert(OPEN_PK.into(), s(super::open::CONFLICT_QUEUE));
+    item.insert(OPEN_SINCE.into(), n(at_ms));
+    item.insert(HELD_MERCHANT_REF.into(), s(held));
+    if let Some(claimed) = claimed {
+        item.insert("merchant_ref".into(), s(claimed));
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -94,6 +94,9 @@ impl OpenRecord {
             amount_due: amount(self.attrs.get("amount_due")),
             amount_paid: amount(self.attrs.get("amount_paid")),
             order: text("payment_order"),
+            amounts_source: self
+                .attr("amounts_source")
+                .and_then(crate::lifecycle::AmountsSource::parse),
         }
     }
 }

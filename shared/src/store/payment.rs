@@ -24,7 +24,7 @@ use super::delivery::{Delivery, StoreError};
 use super::expr::{n, s, update_expression, Expr};
 use super::schema::{changed_pk, key_part, CHANGED_AT, CHANGED_PK, PK, SK};
 use super::Store;
-use crate::lifecycle::{Direction, Lifecycle, OrderTotals, TERMINAL_CLASH};
+use crate::lifecycle::{AmountsSource, Direction, Lifecycle, OrderTotals, TERMINAL_CLASH};
 
 pub const ITEM_TYPE: &str = "payment";
 
@@ -118,6 +118,13 @@ impl Store {
             e.name("direction"),
             e.value(s(v.direction.as_str()))
         ));
+        if let Some(source) = v.amounts_source {
+            set.push(format!(
+                "{} = {}",
+                e.name("amounts_source"),
+                e.value(s(source.as_str()))
+            ));
+        }
         let mut add = Vec::new();
         let mut remove = Vec::new();
         let mut condition = None;
@@ -271,6 +278,10 @@ pub struct Payment {
     pub amount_due: Option<Decimal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount_paid: Option<Decimal>,
+    /// Who vouches for `currency` and the amounts: compare them with the order
+    /// before shipping against anything but `provider_api` or `signed_notification`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amounts_source: Option<AmountsSource>,
     pub flags: Vec<String>,
     pub version: u64,
     pub changed_at_ms: i64,
@@ -337,6 +348,7 @@ impl Payment {
             currency: item.text("currency").map(str::to_string),
             amount_due: dec("amount_due"),
             amount_paid,
+            amounts_source: item.text("amounts_source").and_then(AmountsSource::parse),
             flags: flags.into_iter().collect(),
             version: u64::try_from(item.int("version")?).ok()?,
             changed_at_ms: item.int("changed_at_ms")?,

@@ -483,19 +483,24 @@ pub fn alchemy_receiver(
     )
 }
 
+pub fn citypay_config(api_base: &str) -> shared::citypay::CitypayConfig {
+    shared::citypay::CitypayConfig {
+        path_token: Secret::new(CITYPAY_TOKEN),
+        allowed_ips: shared::intake::IpAllowList::default(),
+        max_body_bytes: 64 * 1024,
+        api_base: api_base.to_string(),
+        confirm_timeout: Duration::from_millis(400),
+        customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
+    }
+}
+
 pub fn citypay_receiver(
     client: Client,
     table: &str,
     api_base: &str,
 ) -> (shared::citypay::CitypayReceiver, Docs) {
     let (metrics, docs) = Metrics::memory();
-    let config = shared::citypay::CitypayConfig {
-        path_token: Secret::new(CITYPAY_TOKEN),
-        allowed_ips: shared::intake::IpAllowList::default(),
-        max_body_bytes: 64 * 1024,
-        api_base: api_base.to_string(),
-        confirm_timeout: Duration::from_millis(400),
-    };
+    let config = citypay_config(api_base);
     (
         shared::citypay::CitypayReceiver::new(
             shared::citypay::Citypay::new(config).unwrap(),
@@ -582,6 +587,7 @@ pub fn reconciler_config(
         v2_recheck_per_run: 50,
         v2_sweep: None,
         citypay_api_base: citypay_base.to_string(),
+        citypay_customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
         budget: shared::store::budget::Budget {
             daily_cap: 24,
             min_interval_secs: 61,
