@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod lookup;
 pub mod metrics;
+pub mod outbound;
 pub mod provider;
 pub mod publish;
 pub mod receiver;

@@ -9,8 +9,9 @@ use lambda_http::{Body, Request, Response};
 
 use crate::config::ConfigError;
 use crate::intake::{self, Backend, Rejection};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Unit};
 use crate::provider::Provider;
+use crate::store::windows::Reason;
 use crate::store::Store;
 
 /// One provider's receiver: answers every delivery, never fails, never panics.
@@ -60,8 +61,10 @@ impl<P: Provider> Receiver<P> {
             .backend
             .respond(info.name, started, accepted, info.success_body)
             .await;
-        if evidence || resp.status().is_server_error() {
-            self.mark_suspect(&req, now_unix).await;
+        if resp.status().is_server_error() {
+            self.mark(&req, now_unix, Reason::Suspect).await;
+        } else if evidence {
+            self.mark(&req, now_unix, Reason::Unverified).await;
         }
         resp
     }
@@ -73,19 +76,26 @@ impl<P: Provider> Receiver<P> {
     }
 
     /// Best effort: with the database down this fails too, and the routine window
-    /// for this hour still covers it.
-    async fn mark_suspect(&self, req: &Request, now_unix: i64) {
+    /// for this hour still covers it. A failed signature is counted: often means
+    /// someone probing with a known App ID, or a secret rotated on one side only.
+    async fn mark(&self, req: &Request, now_unix: i64, reason: Reason) {
         let Some(scope) = self.provider.resend_scope(req) else {
             return;
         };
+        if reason == Reason::Unverified {
+            self.backend.metrics.emit(
+                &[("Provider", P::INFO.name)],
+                &[("UnverifiedLossEvidence", 1.0, Unit::Count)],
+            );
+        }
         if let Err(e) = self
             .backend
             .store
             .windows(&scope)
-            .mark_suspect(now_unix)
+            .mark(now_unix, reason)
             .await
         {
-            tracing::warn!(provider = P::INFO.name, error = %e, "could not mark the hour as suspect");
+            tracing::warn!(provider = P::INFO.name, error = %e, "could not mark the hour for a resend");
         }
     }
 }

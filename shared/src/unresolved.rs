@@ -337,6 +337,7 @@ fn window_entry(w: &ScopedWindow, usage: Option<&Usage>) -> Entry {
     let reason = match win.reason {
         Reason::Manual => "manual",
         Reason::Suspect => "suspect",
+        Reason::Unverified => "unverified",
         Reason::Routine => "routine",
     };
     let budget = match usage {

@@ -357,11 +357,13 @@ async fn rejected_deliveries_store_nothing() {
         assert!(of_type(&items, kind).is_empty(), "no {kind} item stored");
     }
     // The only trace: the hour of the authentic-looking refusals (bad signature,
-    // timestamp beyond the horizon) is marked for the reconciler to ask CCPayment about first.
+    // timestamp beyond the horizon) is marked for the reconciler to ask CCPayment
+    // about, as unverified (anyone knowing the App ID can send one), once.
     let windows = of_type(&items, "resend_window");
     assert_eq!(items.len(), 1);
     assert_eq!(windows.len(), 1);
-    assert_eq!(windows[0]["suspect"].as_bool().unwrap(), &true);
+    assert_eq!(windows[0]["unverified"].as_bool().unwrap(), &true);
+    assert!(!windows[0].contains_key("suspect"));
     assert_eq!(num(windows[0], "start"), Some(NOW - NOW % 3600));
     assert_eq!(total(&docs, "Rejected"), 11.0);
 }

@@ -7,6 +7,7 @@ mod support;
 
 use shared::ccpayment::credentials::Accounts;
 use shared::ccpayment::Credentials;
+use shared::metrics::total;
 use shared::secret::Secret;
 use std::time::Duration;
 use support::*;
@@ -187,6 +188,51 @@ async fn an_hour_with_evidence_of_loss_is_asked_to_be_resent_for_its_account() {
     // Done: not asked again.
     let again = r.reconciler.run_at(NOW + 7400).await;
     assert_eq!(again.v2_resend_calls, 0);
+}
+
+#[tokio::test]
+async fn forged_signatures_cannot_spend_the_calls_kept_for_resends_by_id() {
+    let r = rig().await;
+    let (rx, docs) =
+        ccpayment_v2_receiver(r.client.clone(), &r.table, v2_config(&r.fake.base_url()));
+    let base = NOW - NOW % 3600;
+    // A day of forged requests with our App ID (not a secret): ten an hour.
+    for h in 0..24 {
+        for k in 0..10 {
+            let at = base + h * 3600 + 60 + k * 10;
+            let forged = signed_v2_by(V2_APP_ID, "not-the-secret", &deposit("f-1"), at);
+            assert_eq!(rx.handle_at(forged, at).await.status(), 401);
+        }
+        let sum = r.reconciler.run_at(base + (h + 1) * 3600 + 30).await;
+        assert!(sum.v2_resend_calls <= 1);
+    }
+    assert_eq!(
+        total(&docs, "UnverifiedLossEvidence"),
+        240.0,
+        "every one counted"
+    );
+    let calls = r.fake.resends();
+    assert_eq!(
+        calls.len(),
+        12,
+        "one window an hour, and only the unreserved half"
+    );
+    assert!(calls.iter().all(|c| c.window.is_some()));
+    // A record the record API cannot confirm is still asked for by id.
+    let at = base + 24 * 3600 + 100;
+    r.fake.set_record("e-1", RecordAnswer::HttpError(503));
+    assert_eq!(
+        r.rx.handle_at(signed_v2(&deposit("e-1"), at), at)
+            .await
+            .status(),
+        200
+    );
+    let sum = r.reconciler.run_at(at + 100).await;
+    assert_eq!(sum.v2_resend_calls, 1);
+    let last = r.fake.resends().pop().unwrap();
+    assert_eq!(last.record_ids, vec!["e-1".to_string()]);
+    assert!(last.accepted);
+    assert!(r.fake.violations().is_empty(), "{:?}", r.fake.violations());
 }
 
 /// The events of one record, by sort key.

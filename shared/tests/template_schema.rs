@@ -209,6 +209,7 @@ fn the_dashboard_body_is_json_and_shows_the_reconciler_metrics() {
         "V2Updated",
         "V2Unconfirmed",
         "V2ResendCalls",
+        "V2UnverifiedHeld",
         "V2SweepRequests",
         "V2FoundBySweep",
         "V2SweepBehind",

@@ -56,14 +56,9 @@ pub struct OrderInfo {
 
 impl CcpaymentApi {
     pub fn new(base: &str, credentials: Credentials, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Self {
-            client,
-            base: base.trim_end_matches('/').to_string(),
+            client: crate::outbound::client(timeout)?,
+            base: crate::outbound::base_url(base)?,
             credentials,
         })
     }

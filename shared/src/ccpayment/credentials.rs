@@ -87,8 +87,8 @@ pub async fn from_env(names: EnvNames) -> Result<Option<Accounts>, ConfigError> 
     };
     Ok(Some(Accounts::one(Credentials {
         app_id,
-        secret: Secret::new(config::required(names.secret)?),
-        previous_secret: config::optional(names.previous).map(Secret::new),
+        secret: Secret::new(config::required(names.secret)?.trim()),
+        previous_secret: config::optional(names.previous).map(|p| Secret::new(p.trim())),
     })))
 }
 
@@ -148,7 +148,8 @@ pub fn parse(json: &Secret, name: &'static str) -> Result<Accounts, ConfigError>
         let previous = a.app_secret_previous.trim();
         accounts.push(Credentials {
             app_id: a.app_id.trim().to_string(),
-            secret: Secret::new(a.app_secret),
+            // A secret pasted with a newline would refuse every delivery.
+            secret: Secret::new(a.app_secret.trim()),
             previous_secret: (!previous.is_empty() && previous != PLACEHOLDER)
                 .then(|| Secret::new(previous)),
         });
@@ -173,6 +174,18 @@ mod tests {
         let c = a.get("a1").unwrap();
         assert_eq!(c.secret.expose(), "s1");
         assert!(c.previous_secret.is_none());
+        let pasted = parse(
+            &Secret::new(r#"{"app_id":"a1","app_secret":"s1\n","app_secret_previous":" s0 "}"#),
+            NAME,
+        )
+        .unwrap();
+        let c = pasted.get("a1").unwrap();
+        assert_eq!(
+            c.secret.expose(),
+            "s1",
+            "a pasted newline is not the secret"
+        );
+        assert_eq!(c.previous_secret.as_ref().unwrap().expose(), "s0");
         let r = parse(
             &Secret::new(r#"{"app_id":"a1","app_secret":"s2","app_secret_previous":"s1"}"#),
             NAME,
@@ -208,6 +221,7 @@ mod tests {
         for bad in [
             r#"{"app_id":"REPLACE_ME","app_secret":"REPLACE_ME"}"#,
             r#"{"app_id":"a1","app_secret":""}"#,
+            r#"{"app_id":"a1","app_secret":" \n"}"#,
             r#"{"app_id":"a1"}"#,
             r#"[]"#,
             r#"[{"app_id":"a1","app_secret":"hunter2"},{"app_id":"a1","app_secret":"hunter2"}]"#,

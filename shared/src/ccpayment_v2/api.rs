@@ -120,14 +120,9 @@ pub struct Listed {
 
 impl V2Api {
     pub fn new(base: &str, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Self {
-            client,
-            base: base.trim_end_matches('/').to_string(),
+            client: crate::outbound::client(timeout)?,
+            base: crate::outbound::base_url(base)?,
         })
     }
 

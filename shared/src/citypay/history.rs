@@ -111,7 +111,7 @@ impl HistoryApi {
     ) -> Result<Self, String> {
         Ok(Self {
             client: super::http::client(timeout)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            base: crate::outbound::base_url(&base.into())?,
             access_token,
             session: Mutex::new(Session::default()),
         })

@@ -11,12 +11,7 @@ pub(crate) enum Failure {
 }
 
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent("payment-webhooks/1")
-        .build()
-        .map_err(|e| e.to_string())
+    crate::outbound::client(timeout)
 }
 
 pub(crate) fn failure(e: reqwest::Error) -> Failure {

@@ -105,7 +105,7 @@ impl OrderApi {
     ) -> Result<Self, String> {
         Ok(Self {
             client: super::http::client(timeout)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            base: crate::outbound::base_url(&base.into())?,
             customer_id: customer_id
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty()),

@@ -107,8 +107,23 @@ impl Reconciler {
         if ids.is_empty() && window.is_none() {
             return Ok(());
         }
-        let (slot, _left) = self.config.v2_budget.take(&self.store, &scope, now).await?;
+        // An hour marked only by failed signatures (anyone knowing the App ID can
+        // fail one) never takes the calls kept for resends by record id.
+        let reserved = match &window {
+            Some(w) if ids.is_empty() && w.reason == windows::Reason::Unverified => {
+                self.config.v2_reserved_for_ids
+            }
+            _ => 0,
+        };
+        let (slot, _left) = self
+            .config
+            .v2_budget
+            .take_keeping(&self.store, &scope, now, reserved)
+            .await?;
         if slot != Slot::Taken {
+            if reserved > 0 && slot == Slot::Exhausted {
+                sum.v2_unverified_held += 1;
+            }
             return Ok(());
         }
         sum.v2_resend_calls += 1;

@@ -37,6 +37,9 @@ pub struct ReconcilerConfig {
     /// Each v2 account's resend allowance; v2 documents none, v1's is the default.
     pub v2_budget: Budget,
     pub v2_recheck_per_run: i32,
+    /// Of each v2 account's daily calls, how many an hour marked only by failed
+    /// signatures may never take: kept for resends of records by id.
+    pub v2_reserved_for_ids: u32,
     /// `None` when sweeps are switched off.
     pub v2_sweep: Option<V2SweepConfig>,
     pub citypay_api_base: String,
@@ -98,6 +101,7 @@ impl ReconcilerConfig {
                 )?,
             },
             v2_recheck_per_run: config::parse_or("CCPAYMENT_V2_RECHECK_PER_RUN", 50i32)?,
+            v2_reserved_for_ids: config::parse_or("CCPAYMENT_V2_RESEND_RESERVED_FOR_IDS", 12u32)?,
             v2_sweep: v2_sweep_from_env()?,
             citypay_api_base: config::optional("CITYPAY_API_BASE")
                 .unwrap_or_else(|| crate::citypay::order_api::DEFAULT_API_BASE.to_string()),
@@ -220,6 +224,9 @@ pub struct Summary {
     pub v2_unconfirmed: u32,
     pub v2_rate_limited: bool,
     pub v2_resend_calls: u32,
+    /// Hours marked only by failed signatures left unasked: the rest of the budget
+    /// is kept for resends by record id.
+    pub v2_unverified_held: u32,
     pub v2_resent_notifications: u64,
     pub v2_sweep_requests: u32,
     pub v2_swept_records: u32,
@@ -504,6 +511,7 @@ impl Reconciler {
             ("V2Updated", count(f64::from(sum.v2_updated))),
             ("V2Unconfirmed", count(f64::from(sum.v2_unconfirmed))),
             ("V2ResendCalls", count(f64::from(sum.v2_resend_calls))),
+            ("V2UnverifiedHeld", count(f64::from(sum.v2_unverified_held))),
             ("V2SweepRequests", count(f64::from(sum.v2_sweep_requests))),
             ("V2FoundBySweep", count(f64::from(sum.v2_found_by_sweep))),
             ("CitypayChecked", count(f64::from(sum.citypay_checked))),

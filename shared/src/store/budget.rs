@@ -109,6 +109,18 @@ impl Budget {
         scope: &str,
         now: i64,
     ) -> Result<(Slot, u32), StoreError> {
+        self.take_keeping(store, scope, now, 0).await
+    }
+
+    /// As `take`, but never one of the last `reserved` calls of the day: those are
+    /// kept for a better use than the one asking.
+    pub async fn take_keeping(
+        &self,
+        store: &Store,
+        scope: &str,
+        now: i64,
+        reserved: u32,
+    ) -> Result<(Slot, u32), StoreError> {
         let r = read(store, scope).await?;
         let mut recent: Vec<i64> = r.calls.into_iter().filter(|t| *t > now - DAY).collect();
         recent.sort_unstable();
@@ -124,6 +136,9 @@ impl Budget {
         }
         if recent.len() >= self.daily_cap as usize {
             return Ok((Slot::Exhausted, 0));
+        }
+        if recent.len() >= self.daily_cap.saturating_sub(reserved) as usize {
+            return Ok((Slot::Exhausted, left(recent.len())));
         }
         recent.push(now);
         let next_version = r.version.unwrap_or(0) + 1;

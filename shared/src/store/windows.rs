@@ -27,7 +27,12 @@ const DONE_TTL_SECS: i64 = 30 * 86_400;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
     Manual,
+    /// We failed a delivery (a 5xx): something of the hour may not be stored.
     Suspect,
+    /// A delivery naming one of our accounts failed its signature: a secret rotated
+    /// on one side only, or anyone who knows the App ID (not a secret). Asked about
+    /// after every stronger reason, and only with the budget's unreserved share.
+    Unverified,
     Routine,
 }
 
@@ -60,6 +65,8 @@ fn window_of(item: &Item) -> Option<Window> {
         Reason::Manual
     } else if item.flag("suspect") {
         Reason::Suspect
+    } else if item.flag("unverified") {
+        Reason::Unverified
     } else {
         Reason::Routine
     };
@@ -173,6 +180,7 @@ impl Windows<'_> {
         match reason {
             Reason::Manual => set.push("manual = :true"),
             Reason::Suspect => set.push("suspect = :true"),
+            Reason::Unverified => set.push("unverified = :true"),
             Reason::Routine => set.push("scheduled = :true"),
         }
         Ok(Update::builder()
@@ -205,9 +213,14 @@ impl Windows<'_> {
     }
 
     /// Evidence from a receiver: something at `at` may not have been stored.
-    pub async fn mark_suspect(&self, at: i64) -> Result<(), StoreError> {
-        self.apply(self.open_update(hour_of(at), Reason::Suspect, false, None)?)
+    /// `Suspect` or `Unverified`; one window per hour whatever the number of marks.
+    pub async fn mark(&self, at: i64, reason: Reason) -> Result<(), StoreError> {
+        self.apply(self.open_update(hour_of(at), reason, false, None)?)
             .await
+    }
+
+    pub async fn mark_suspect(&self, at: i64) -> Result<(), StoreError> {
+        self.mark(at, Reason::Suspect).await
     }
 
     /// An operator's request: every hour touching `[from, to)`.
@@ -362,7 +375,7 @@ impl Windows<'_> {
             .key(SK, s(sk(w.start)))
             .update_expression(
                 "SET #st = :done, asked_at = :now, resend_count = :count, expires_at = :exp, attempts = attempts + :one \
-                 REMOVE manual, suspect, #oq, #os",
+                 REMOVE manual, suspect, unverified, #oq, #os",
             )
             .expression_attribute_names("#st", "state")
             .expression_attribute_names("#oq", OPEN_PK)

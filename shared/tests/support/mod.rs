@@ -585,6 +585,7 @@ pub fn reconciler_config(
             min_interval_secs: 61,
         },
         v2_recheck_per_run: 50,
+        v2_reserved_for_ids: 12,
         v2_sweep: None,
         citypay_api_base: citypay_base.to_string(),
         citypay_customer_id: Some(testkit::citypay::CUSTOMER_ID.to_string()),
