@@ -14,6 +14,8 @@ pub enum Outcome {
     StoreFailed,
     /// Authentic, answered, nothing to store (a URL-registration ping).
     Acknowledged,
+    /// Authentic but unusable: kept in quarantine for a human, answered success.
+    Quarantined,
 }
 
 impl Outcome {
@@ -25,6 +27,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::StoreFailed => "store_failed",
             Outcome::Acknowledged => "acknowledged",
+            Outcome::Quarantined => "quarantined",
         }
     }
 
@@ -36,6 +39,7 @@ impl Outcome {
             Outcome::Rejected => "Rejected",
             Outcome::StoreFailed => "StoreFailed",
             Outcome::Acknowledged => "Acknowledged",
+            Outcome::Quarantined => "Quarantined",
         }
     }
 }
@@ -82,7 +86,7 @@ impl Report {
                 latency_ms,
                 "delivery"
             ),
-            Outcome::Conflict | Outcome::Rejected => tracing::warn!(
+            Outcome::Conflict | Outcome::Rejected | Outcome::Quarantined => tracing::warn!(
                 provider = self.provider,
                 kind = self.kind.as_deref(),
                 key = self.key.as_deref(),

@@ -17,7 +17,7 @@ use crate::provider::Confirmed;
 use crate::request::raw_body;
 use crate::response;
 use crate::secret::Secret;
-use crate::store::{Delivery, Recorded, Store, StoreError};
+use crate::store::{Delivery, Quarantined, Recorded, Store, StoreError};
 
 /// Why a delivery was refused before anything was stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,12 @@ pub enum Rejection {
         code: &'static str,
         reason: String,
     },
+    /// Authentic (signature or path token valid) but not usable: not UTF-8, not
+    /// JSON, a field of an unexpected shape. Never refused: kept in quarantine.
+    Unusable {
+        code: &'static str,
+        reason: String,
+    },
 }
 
 impl Rejection {
@@ -53,6 +59,22 @@ impl Rejection {
         Rejection::BadRequest {
             code,
             reason: reason.into(),
+        }
+    }
+
+    pub fn unusable(code: &'static str, reason: impl Into<String>) -> Self {
+        Rejection::Unusable {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// What a bad body means once the sender has proved who it is: the provider
+    /// would only send the same bytes again, so it is kept, not refused.
+    pub fn authentic(self) -> Self {
+        match self {
+            Rejection::BadRequest { code, reason } => Rejection::Unusable { code, reason },
+            other => other,
         }
     }
 }
@@ -235,6 +257,37 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Keeps an authentic delivery we cannot use, answers success once it is
+    /// durable (503 otherwise, so the provider retries), and counts it.
+    pub async fn quarantine(
+        &self,
+        provider: &'static str,
+        started: Instant,
+        q: &Quarantined,
+        success_body: &str,
+    ) -> Response<Body> {
+        let mut report = Report::new(provider);
+        report.reason = Some(format!("{}: {}", q.code, q.reason));
+        report.key = Some(q.record_key());
+        let resp = match self.store.quarantine(q).await {
+            Ok(_) => {
+                report.outcome = Outcome::Quarantined;
+                response::text(StatusCode::OK, success_body)
+            }
+            Err(e) => {
+                report.outcome = Outcome::StoreFailed;
+                report.reason = Some(e.to_string());
+                response::text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable, retry later",
+                )
+            }
+        };
+        finish(resp, report, started, &self.metrics)
+    }
+}
+
 pub fn describe(report: &mut Report, d: &Delivery) {
     report.kind = d.kind.clone();
     let mut key = d.record_key.clone();
@@ -260,7 +313,9 @@ pub fn rejected(rejection: Rejection, report: &mut Report) -> Response<Body> {
         ),
         Rejection::Unauthorized { code, reason } => (StatusCode::UNAUTHORIZED, code, reason),
         Rejection::Forbidden { code, reason } => (StatusCode::FORBIDDEN, code, reason),
-        Rejection::BadRequest { code, reason } => (StatusCode::BAD_REQUEST, code, reason),
+        Rejection::BadRequest { code, reason } | Rejection::Unusable { code, reason } => {
+            (StatusCode::BAD_REQUEST, code, reason)
+        }
     };
     report.outcome = Outcome::Rejected;
     report.reject_code = Some(code);

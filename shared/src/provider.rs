@@ -87,6 +87,13 @@ pub trait Provider: Send + Sync + Sized + 'static {
     /// confirm is stored as unconfirmed, never refused.
     fn confirm(&self, claim: Self::Claim, raw: &[u8]) -> impl Future<Output = Confirmed> + Send;
 
+    /// The copy to keep of an authentic body we cannot use. Its text (hex when not
+    /// UTF-8); a provider whose bodies can hold card numbers masks them here, since
+    /// no parser could find their fields.
+    fn unusable_body(&self, raw: &[u8]) -> String {
+        crate::store::text_or_hex(raw)
+    }
+
     /// A refusal that looks like an authentic delivery lost (a rotated secret, a
     /// clock problem): its hour is asked to be resent first.
     fn is_loss_evidence(&self, _rejection: &Rejection) -> bool {

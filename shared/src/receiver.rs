@@ -10,9 +10,17 @@ use lambda_http::{Body, Request, Response};
 use crate::config::ConfigError;
 use crate::intake::{self, Backend, Rejection};
 use crate::metrics::{Metrics, Unit};
-use crate::provider::Provider;
+use crate::provider::{Confirmed, Provider};
 use crate::store::windows::Reason;
-use crate::store::Store;
+use crate::store::{Quarantined, Store};
+
+/// What an authenticated delivery comes to.
+// One per delivery, moved once.
+#[allow(clippy::large_enum_variant)]
+enum Kept {
+    Confirmed(Confirmed),
+    Quarantine(Quarantined),
+}
 
 /// One provider's receiver: answers every delivery, never fails, never panics.
 #[derive(Debug, Clone)]
@@ -48,19 +56,36 @@ impl<P: Provider> Receiver<P> {
     /// As `handle`, with the clock given (signed timestamps are judged against it).
     pub async fn handle_at(&self, req: Request, now_unix: i64) -> Response<Body> {
         let started = Instant::now();
+        let info = P::INFO;
         let accepted = match intake::precheck(&req, self.provider.max_body_bytes()) {
             Err(r) => Err(r),
             Ok(body) => match self.provider.accept(&req, body, now_unix) {
+                // Authentic but unusable: kept for a human, never refused.
+                Err(Rejection::Unusable { code, reason }) => Ok(Kept::Quarantine(
+                    Quarantined::new(info.name, self.provider.unusable_body(body), code, reason),
+                )),
                 Err(r) => Err(r),
-                Ok(claim) => Ok(self.provider.confirm(claim, body).await),
+                Ok(claim) => Ok(Kept::Confirmed(self.provider.confirm(claim, body).await)),
             },
         };
         let evidence = matches!(&accepted, Err(r) if self.provider.is_loss_evidence(r));
-        let info = P::INFO;
-        let resp = self
-            .backend
-            .respond(info.name, started, accepted, info.success_body)
-            .await;
+        let resp = match accepted {
+            Ok(Kept::Quarantine(q)) => {
+                self.backend
+                    .quarantine(info.name, started, &q, info.success_body)
+                    .await
+            }
+            Ok(Kept::Confirmed(c)) => {
+                self.backend
+                    .respond(info.name, started, Ok(c), info.success_body)
+                    .await
+            }
+            Err(r) => {
+                self.backend
+                    .respond(info.name, started, Err(r), info.success_body)
+                    .await
+            }
+        };
         if resp.status().is_server_error() {
             self.mark(&req, now_unix, Reason::Suspect).await;
         } else if evidence {

@@ -17,7 +17,7 @@ use crate::store::budget::{self, Usage};
 use crate::store::windows::{Reason, ScopedWindow};
 use crate::store::{
     OpenRecord, Store, StoreError, CLASH_QUEUE, CONFLICT_QUEUE, HELD_MERCHANT_REF,
-    RESEND_WINDOW_QUEUE,
+    QUARANTINE_QUEUE, RESEND_WINDOW_QUEUE,
 };
 
 /// Why an entry is on the list; the dashboard counts each.
@@ -40,10 +40,12 @@ pub enum Category {
     Conflict,
     /// Two different final statuses for one record.
     TerminalClash,
+    /// An authentic delivery we could not read, kept and never applied.
+    Quarantined,
 }
 
 impl Category {
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 9] = [
         Category::ResendWindow,
         Category::Unconfirmed,
         Category::PastExpiry,
@@ -52,6 +54,7 @@ impl Category {
         Category::NotFinal,
         Category::Conflict,
         Category::TerminalClash,
+        Category::Quarantined,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Category {
             Category::NotFinal => "not_final",
             Category::Conflict => "conflict",
             Category::TerminalClash => "terminal_clash",
+            Category::Quarantined => "quarantined",
         }
     }
 }
@@ -147,7 +151,7 @@ pub async fn overview(
             );
         }
     }
-    for queue in [CONFLICT_QUEUE, CLASH_QUEUE] {
+    for queue in [CONFLICT_QUEUE, CLASH_QUEUE, QUARANTINE_QUEUE] {
         let (records, more) = store.open_all(queue, max_per_queue).await?;
         if more {
             truncated.push(queue.to_string());
@@ -156,10 +160,10 @@ pub async fn overview(
             let provider = r
                 .attr("provider")
                 .and_then(|name| ALL.iter().copied().find(|p| p.name == name));
-            let category = if queue == CONFLICT_QUEUE {
-                Category::Conflict
-            } else {
-                Category::TerminalClash
+            let category = match queue {
+                CONFLICT_QUEUE => Category::Conflict,
+                QUARANTINE_QUEUE => Category::Quarantined,
+                _ => Category::TerminalClash,
             };
             entries.push(entry_of(category, provider, false, r, now_ms));
         }
@@ -289,6 +293,12 @@ fn entry_of(
             "two different final statuses: ask {name} which is true, correct the order by \
              hand if needed, then cargo xtask acknowledge {show}"
         ),
+        Category::Quarantined => format!(
+            "{name} sent it (its signature or path token held) but we could not read it; \
+             nothing was applied. Read it (cargo xtask records {pk}), settle the payment in \
+             {name}'s dashboard or have the parser fixed, then cargo xtask acknowledge {show}",
+            pk = r.attr("pk").unwrap_or_default()
+        ),
         Category::ResendWindow => String::new(),
     };
     let detail = match category {
@@ -301,6 +311,11 @@ fn entry_of(
                 r.attr("merchant_ref").unwrap_or("?")
             )
         }),
+        Category::Quarantined => Some(format!(
+            "{}: {}",
+            r.attr("reason_code").unwrap_or("?"),
+            r.attr("reason").unwrap_or("?")
+        )),
         Category::TerminalClash => Some(format!(
             "kept {}; statuses seen: {}",
             r.status.as_deref().unwrap_or("?"),

@@ -164,24 +164,11 @@ async fn wrong_token_wrong_address_and_bad_bodies_store_nothing() {
         (
             post(
                 "alchemypay",
-                ALCHEMY_TOKEN,
-                b"{\"status\":\"SUCCESS\"}",
+                "wrong-token-0123456789abcdef",
+                b"<xml/>",
                 Some("203.0.113.5"),
             ),
-            400,
-        ),
-        (
-            post(
-                "alchemypay",
-                ALCHEMY_TOKEN,
-                b"{\"orderNo\":\"1\"}",
-                Some("203.0.113.5"),
-            ),
-            400,
-        ),
-        (
-            post("alchemypay", ALCHEMY_TOKEN, b"<xml/>", Some("203.0.113.5")),
-            400,
+            401,
         ),
         (
             post(
@@ -203,7 +190,41 @@ async fn wrong_token_wrong_address_and_bad_bodies_store_nothing() {
         );
     }
     assert!(all_items(&client, &table).await.is_empty());
-    assert_eq!(total(&docs, "Rejected"), 10.0);
+    assert_eq!(total(&docs, "Rejected"), 8.0);
+
+    // With the right token, a body we cannot read is Alchemy Pay's: kept, masked,
+    // never applied.
+    for body in [
+        &b"{\"status\":\"SUCCESS\"}"[..],
+        b"{\"orderNo\":\"1\"}",
+        b"<xml/>",
+        b"{\"orderNo\":\"9\",\"cardNumber\":\"4111111111111111\",\"status\":",
+    ] {
+        let resp = rx
+            .handle(post("alchemypay", ALCHEMY_TOKEN, body, Some("203.0.113.5")))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{}", body_text(&resp));
+    }
+    let items = all_items(&client, &table).await;
+    assert_eq!(of_type(&items, "quarantine").len(), 4);
+    assert_eq!(items.len(), 4, "nothing else: no event, state or payment");
+    assert!(items_as_text(&items)
+        .iter()
+        .all(|t| !t.contains("4111111111111111")));
+    assert!(of_type(&items, "quarantine")
+        .iter()
+        .any(|q| s(q, "body").is_some_and(|b| b.contains("411111******1111"))));
+    assert_eq!(total(&docs, "Quarantined"), 4.0);
+    for q in of_type(&items, "quarantine") {
+        client
+            .delete_item()
+            .table_name(&table)
+            .key("pk", q["pk"].clone())
+            .key("sk", q["sk"].clone())
+            .send()
+            .await
+            .unwrap();
+    }
 
     let ok = rx
         .handle(post("alchemypay", ALCHEMY_TOKEN, &raw, Some("203.0.113.5")))

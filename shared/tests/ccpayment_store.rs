@@ -326,9 +326,11 @@ async fn rejected_deliveries_store_nothing() {
         .insert("appid", "other".parse().unwrap());
     let expired = signed(&body, NOW - HORIZON - 1);
     let ahead = signed(&body, NOW + HORIZON + 1);
-    let garbage = signed(b"not json", NOW);
-    let missing_key = signed(br#"{"pay_status":"success","order_type":"Invoice"}"#, NOW);
-    let non_utf8 = signed(b"{\"record_id\":\"\xff\",\"pay_status\":\"success\"}", NOW);
+    // Malformed and not signed: refused for the signature before anything is read.
+    let mut garbage = signed(b"not json", NOW);
+    garbage
+        .headers_mut()
+        .insert("sign", "0".repeat(64).parse().unwrap());
     let huge = signed(&vec![b' '; 64 * 1024 + 1], NOW);
     let mut get = signed(&body, NOW);
     *get.method_mut() = lambda_http::http::Method::GET;
@@ -340,9 +342,7 @@ async fn rejected_deliveries_store_nothing() {
         (wrong_app, 401, "Appid does not match"),
         (expired, 401, "older than the dedupe horizon"),
         (ahead, 401, "further in the future than the dedupe horizon"),
-        (garbage, 400, "invalid JSON"),
-        (missing_key, 400, "`record_id` is missing"),
-        (non_utf8, 400, "not UTF-8"),
+        (garbage, 401, "Sign does not match"),
         (huge, 413, "larger than 65536 bytes"),
         (get, 405, "use POST"),
     ];
@@ -365,7 +365,84 @@ async fn rejected_deliveries_store_nothing() {
     assert_eq!(windows[0]["unverified"].as_bool().unwrap(), &true);
     assert!(!windows[0].contains_key("suspect"));
     assert_eq!(num(windows[0], "start"), Some(NOW - NOW % 3600));
-    assert_eq!(total(&docs, "Rejected"), 11.0);
+    assert_eq!(total(&docs, "Rejected"), 9.0);
+}
+
+#[tokio::test]
+async fn authentic_but_unusable_bodies_are_kept_in_quarantine_never_applied() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let deposit = String::from_utf8(fixture("api-deposit")).unwrap();
+    let shaped = [
+        deposit.replace(r#""fiat_rate":"0.08""#, r#""fiat_rate":"-""#),
+        deposit.replace(
+            r#""crypto":"DOGE""#,
+            r#""crypto":"DOGE","merchant_pays_fee":1"#,
+        ),
+        deposit.replace("202302201213531627642695975706624", &"7".repeat(300)),
+    ];
+    let bodies: Vec<&[u8]> = vec![
+        b"not json",
+        br#"{"pay_status":"success","order_type":"Invoice"}"#,
+        b"{\"record_id\":\"\xff\",\"pay_status\":\"success\"}",
+        br#"{"record_id":"r-1","record_id":"r-2","pay_status":"success","order_type":"Invoice"}"#,
+        shaped[0].as_bytes(),
+        shaped[1].as_bytes(),
+        shaped[2].as_bytes(),
+    ];
+    // Each twice: the provider's retry sends the same bytes.
+    for body in bodies.iter().chain(bodies.iter()) {
+        let resp = rx.handle_at(signed(body, NOW), NOW).await;
+        assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(body));
+        assert_eq!(body_text(&resp), "success");
+    }
+    let items = all_items(&client, &table).await;
+    for kind in ["event", "state", "conflict", "payment"] {
+        assert!(
+            of_type(&items, kind).is_empty(),
+            "no {kind} item: nothing applied"
+        );
+    }
+    let kept = of_type(&items, "quarantine");
+    assert_eq!(kept.len(), 7, "one item per body, retries included");
+    assert_eq!(total(&docs, "Quarantined"), 14.0);
+    assert_eq!(total(&docs, "Rejected"), 0.0);
+    assert!(kept
+        .iter()
+        .any(|q| s(q, "body").is_some_and(|b| b.starts_with("hex:"))
+            && s(q, "reason_code") == Some("not_utf8")));
+    assert!(kept.iter().any(|q| s(q, "body") == Some("not json")));
+
+    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let now_ms = shared::clock::now_ms();
+    let o = shared::unresolved::overview(&store, now_ms, 86_400, 100)
+        .await
+        .unwrap();
+    let listed: Vec<_> = o
+        .entries
+        .iter()
+        .filter(|e| e.category == shared::unresolved::Category::Quarantined)
+        .collect();
+    assert_eq!(listed.len(), 7);
+    assert!(listed.iter().all(|e| e
+        .action
+        .contains("cargo xtask acknowledge ccpayment quarantine:")));
+    assert!(listed
+        .iter()
+        .any(|e| e.detail.as_deref().is_some_and(|d| d.contains("record_id"))));
+    for e in &listed {
+        assert_eq!(
+            store
+                .acknowledge("ccpayment", &e.subject, now_ms)
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    let o = shared::unresolved::overview(&store, now_ms, 86_400, 100)
+        .await
+        .unwrap();
+    assert_eq!(o.counts["quarantined"].total, 0);
 }
 
 const HORIZON: i64 = 90 * 86_400;

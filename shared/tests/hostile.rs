@@ -1,7 +1,10 @@
-//! A corpus of hostile and malformed deliveries for every provider. Each gets the
-//! right 4xx with a clear reason, and nothing about records is stored: no event,
-//! state or conflict item (a refused CCPayment delivery that looked authentic may
-//! leave only its suspect-hour mark for the reconciler).
+//! A corpus of hostile and malformed deliveries for every provider. An
+//! unauthenticated one gets the right 4xx with a clear reason; an authentic one
+//! (signature or path token valid) whose body we cannot use is kept in quarantine
+//! with that reason and answered success, since refusing it would lose it for
+//! good. Either way nothing about records is stored: no event, state, conflict or
+//! payment item (a refused CCPayment delivery that looked authentic may leave
+//! only its hour's mark for the reconciler).
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
@@ -66,7 +69,7 @@ fn ccpayment_cases() -> Vec<Case> {
         case(
             "truncated body",
             signed(&ok[..ok.len() / 2], NOW),
-            400,
+            KEPT,
             "truncated JSON",
         ),
         case(
@@ -75,27 +78,27 @@ fn ccpayment_cases() -> Vec<Case> {
                 b"{\"record_id\":\"\xc3\x28\",\"pay_status\":\"success\"}",
                 NOW,
             ),
-            400,
+            KEPT,
             "not UTF-8",
         ),
-        case("form-encoded body", form, 400, "invalid JSON"),
+        case("form-encoded body", form, KEPT, "invalid JSON"),
         case(
             "JSON array",
             signed(b"[{\"record_id\":\"1\"}]", NOW),
-            400,
+            KEPT,
             "expected a JSON object",
         ),
         case(
             "JSON null",
             signed(b"null", NOW),
-            400,
+            KEPT,
             "expected a JSON object",
         ),
-        case("empty body", signed(b"", NOW), 400, "truncated JSON"),
+        case("empty body", signed(b"", NOW), KEPT, "truncated JSON"),
         case(
             "deep nesting",
             signed(deep.as_bytes(), NOW),
-            400,
+            KEPT,
             "nesting deeper than 32",
         ),
         case(
@@ -104,7 +107,7 @@ fn ccpayment_cases() -> Vec<Case> {
                 br#"{"record_id":"1","pay_status":"success","paid_amount":"1e400"}"#,
                 NOW,
             ),
-            400,
+            KEPT,
             "`paid_amount` is not a decimal",
         ),
         case(
@@ -113,13 +116,13 @@ fn ccpayment_cases() -> Vec<Case> {
                 br#"{"record_id":"1","pay_status":"success","paid_amount":1e400}"#,
                 NOW,
             ),
-            400,
+            KEPT,
             "`paid_amount` is not a decimal",
         ),
         case(
             "300-digit record id",
             signed(huge_id.as_bytes(), NOW),
-            400,
+            KEPT,
             "`record_id` is too long",
         ),
         case(
@@ -128,19 +131,19 @@ fn ccpayment_cases() -> Vec<Case> {
                 br#"{"record_id":"1","pay_status":"pending","pay_status":"success"}"#,
                 NOW,
             ),
-            400,
+            KEPT,
             "duplicate key `pay_status`",
         ),
         case(
             "record_id of the wrong type",
             signed(br#"{"record_id":["1"],"pay_status":"success"}"#, NOW),
-            400,
+            KEPT,
             "`record_id` must be",
         ),
         case(
             "pay_status of the wrong type",
             signed(br#"{"record_id":"1","pay_status":{"v":"success"}}"#, NOW),
-            400,
+            KEPT,
             "`pay_status` must be",
         ),
         case(
@@ -149,7 +152,7 @@ fn ccpayment_cases() -> Vec<Case> {
                 br#"{"record_id":"1","pay_status":"success","extend":[1]}"#,
                 NOW,
             ),
-            400,
+            KEPT,
             "`extend` must be an object",
         ),
         case(
@@ -288,31 +291,31 @@ fn token_cases(provider: &'static str, token: &'static str, good: Vec<u8>) -> Ve
         case(
             "not JSON",
             p(token, b"orderNo=1&status=SUCCESS"),
-            400,
+            KEPT,
             "invalid JSON",
         ),
         case(
             "non-UTF-8",
             p(token, b"{\"status\":\"\xff\"}"),
-            400,
+            KEPT,
             "not UTF-8",
         ),
         case(
             "truncated",
             p(token, &good[..good.len() / 3]),
-            400,
+            KEPT,
             "truncated JSON",
         ),
         case(
             "deep nesting",
             p(token, deep.as_bytes()),
-            400,
+            KEPT,
             "nesting deeper than 32",
         ),
         case(
             "duplicated key",
             p(token, br#"{"status":"SUCCESS","status":"FAIL"}"#),
-            400,
+            KEPT,
             "duplicate key `status`",
         ),
         case(
@@ -324,15 +327,37 @@ fn token_cases(provider: &'static str, token: &'static str, good: Vec<u8>) -> Ve
     ]
 }
 
+/// A body with a valid signature or path token that we cannot use: answered
+/// success, kept in quarantine with this reason.
+const KEPT: u16 = 200;
+
 async fn run(
     cases: Vec<Case>,
     handle: impl AsyncFn(Request) -> lambda_http::Response<Body>,
+    store: &(aws_sdk_dynamodb::Client, String),
 ) -> usize {
     let n = cases.len();
     for c in cases {
         let resp = handle(c.req).await;
         let text = body_text(&resp);
         assert_eq!(resp.status().as_u16(), c.status, "{}: {text}", c.name);
+        if c.status == KEPT {
+            assert!(
+                ["success", "Success", "ok"].contains(&text.as_str()),
+                "{}: {text:?}",
+                c.name
+            );
+            let items = all_items(&store.0, &store.1).await;
+            assert!(
+                of_type(&items, "quarantine")
+                    .iter()
+                    .any(|q| s(q, "reason").is_some_and(|r| r.contains(c.reason))),
+                "{}: no quarantined body says {:?}",
+                c.name,
+                c.reason
+            );
+            continue;
+        }
         assert!(
             text.contains(c.reason),
             "{}: {text:?} should say {:?}",
@@ -407,37 +432,37 @@ fn ccpayment_v2_cases() -> Vec<Case> {
         case(
             "v2: trailing comma, as the docs print one sample",
             v2(br#"{"type":"ApiDeposit","msg":{"recordId":"1","status":"Success",}}"#),
-            400,
+            KEPT,
             "invalid JSON",
         ),
         case(
             "v2: no type",
             v2(br#"{"msg":{"recordId":"1","status":"Success"}}"#),
-            400,
+            KEPT,
             "`type` is missing",
         ),
         case(
             "v2: no msg",
             v2(br#"{"type":"ApiDeposit"}"#),
-            400,
+            KEPT,
             "`msg` is missing",
         ),
         case(
             "v2: msg a string",
             v2(br#"{"type":"ApiDeposit","msg":"x"}"#),
-            400,
+            KEPT,
             "`msg` must be",
         ),
         case(
             "v2: no recordId",
             v2(br#"{"type":"ApiDeposit","msg":{"status":"Success"}}"#),
-            400,
+            KEPT,
             "`recordId` is missing",
         ),
         case(
             "v2: no status",
             v2(br#"{"type":"ApiDeposit","msg":{"recordId":"1"}}"#),
-            400,
+            KEPT,
             "`status` is missing",
         ),
         case(
@@ -450,30 +475,35 @@ fn ccpayment_v2_cases() -> Vec<Case> {
 }
 
 fn assert_no_records(items: &[Item]) {
-    for kind in ["event", "state", "conflict"] {
+    for kind in ["event", "state", "conflict", "payment"] {
         assert!(of_type(items, kind).is_empty(), "a {kind} item was stored");
     }
 }
 
 #[tokio::test]
-async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
+async fn every_hostile_delivery_is_refused_or_kept_and_nothing_is_applied() {
     let (client, table) = fresh_table().await;
+    let kept = (client.clone(), table.clone());
     let (ccpayment, _) = receiver(client.clone(), &table);
     let (alchemy, _) = alchemy_receiver(client.clone(), &table, "");
     let fake = FakeCityPay::start().await;
     let (citypay, _) = citypay_receiver(client.clone(), &table, &fake.base_url());
 
-    let mut total = run(ccpayment_cases(), async |r| {
-        ccpayment.handle_at(r, NOW).await
-    })
+    let mut total = run(
+        ccpayment_cases(),
+        async |r| ccpayment.handle_at(r, NOW).await,
+        &kept,
+    )
     .await;
 
     let fake_v2 = testkit::ccpayment_v2::FakeCcpaymentV2::start(V2_APP_ID, V2_SECRET).await;
     let (ccpayment_v2, _) =
         ccpayment_v2_receiver(client.clone(), &table, v2_config(&fake_v2.base_url()));
-    total += run(ccpayment_v2_cases(), async |r| {
-        ccpayment_v2.handle_at(r, NOW).await
-    })
+    total += run(
+        ccpayment_v2_cases(),
+        async |r| ccpayment_v2.handle_at(r, NOW).await,
+        &kept,
+    )
     .await;
 
     let mut alchemy_cases = token_cases(
@@ -486,36 +516,36 @@ async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
         case(
             "orderNo missing",
             a(br#"{"status":"SUCCESS","cardNumber":"5554748800912345"}"#),
-            400,
+            KEPT,
             "`orderNo` is missing",
         ),
         case(
             "orderNo an object",
             a(br#"{"orderNo":{"n":1},"status":"SUCCESS"}"#),
-            400,
+            KEPT,
             "`orderNo` must be",
         ),
         case(
             "status missing",
             a(br#"{"orderNo":"1"}"#),
-            400,
+            KEPT,
             "`status` is missing",
         ),
         case(
             "cardNumber an array",
             a(br#"{"orderNo":"1","status":"SUCCESS","cardNumber":[5554748800912345]}"#),
-            400,
+            KEPT,
             "`cardNumber` must be",
         ),
         case(
             "fractional orderNo",
             a(br#"{"orderNo":1.5,"status":"SUCCESS"}"#),
-            400,
+            KEPT,
             "`orderNo` must be",
         ),
     ]);
     let allow_listed = alchemy_receiver(client.clone(), &table, "198.51.100.0/24").0;
-    total += run(alchemy_cases, async |r| alchemy.handle(r).await).await;
+    total += run(alchemy_cases, async |r| alchemy.handle(r).await, &kept).await;
     total += run(
         vec![
             case(
@@ -542,6 +572,7 @@ async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
             ),
         ],
         async |r| allow_listed.handle(r).await,
+        &kept,
     )
     .await;
 
@@ -552,17 +583,17 @@ async fn every_hostile_delivery_gets_its_4xx_and_stores_nothing() {
     );
     let c = |b: &[u8]| post("citypay", CITYPAY_TOKEN, b, None);
     city_cases.extend([
-        case("neither order nor deposit", c(br#"{"status":"CONFIRMED"}"#), 400, "cannot tell an order callback from a deposit callback"),
-        case("order without token", c(br#"{"type":"order callback","status":"CONFIRMED"}"#), 400, "`order_token` is missing"),
-        case("order without status", c(br#"{"type":"order callback","order_token":"t"}"#), 400, "`status` is missing"),
-        case("deposit without transaction", c(br#"{"type":"deposit callback","status":"Confirmed"}"#), 400, "`transaction_id` is missing"),
-        case("token an array", c(br#"{"type":"order callback","status":"CONFIRMED","order_token":["t"]}"#), 400, "`order_token` must be"),
-        case("amount not a number", c(br#"{"type":"deposit callback","status":"Confirmed","transaction_id":"t","received_amount":"lots"}"#), 400, "`received_amount` is not a decimal"),
+        case("neither order nor deposit", c(br#"{"status":"CONFIRMED"}"#), KEPT, "cannot tell an order callback from a deposit callback"),
+        case("order without token", c(br#"{"type":"order callback","status":"CONFIRMED"}"#), KEPT, "`order_token` is missing"),
+        case("order without status", c(br#"{"type":"order callback","order_token":"t"}"#), KEPT, "`status` is missing"),
+        case("deposit without transaction", c(br#"{"type":"deposit callback","status":"Confirmed"}"#), KEPT, "`transaction_id` is missing"),
+        case("token an array", c(br#"{"type":"order callback","status":"CONFIRMED","order_token":["t"]}"#), KEPT, "`order_token` must be"),
+        case("amount not a number", c(br#"{"type":"deposit callback","status":"Confirmed","transaction_id":"t","received_amount":"lots"}"#), KEPT, "`received_amount` is not a decimal"),
     ]);
-    total += run(city_cases, async |r| citypay.handle(r).await).await;
+    total += run(city_cases, async |r| citypay.handle(r).await, &kept).await;
 
     assert!(total >= 40, "{total} cases");
-    println!("hostile: {total} cases, each refused with its 4xx");
+    println!("hostile: {total} cases, each refused with its 4xx or kept in quarantine");
     assert_no_records(&all_items(&client, &table).await);
     assert_eq!(
         fake.lookups("t").await,

@@ -376,6 +376,15 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         min_interval_secs: 61,
     };
     budget.take(&store, scope, now_ms / 1000).await.unwrap();
+    // An hour ago: an authentic Alchemy Pay body nobody could read.
+    let mut q = shared::store::Quarantined::new(
+        "alchemypay",
+        "<xml/>".into(),
+        "malformed",
+        "body is not a JSON object".into(),
+    );
+    q.received_at_ms = now_ms - hour;
+    store.quarantine(&q).await.unwrap();
 
     let o = overview(&store, now_ms, 86_400, 100).await.unwrap();
     let got: Vec<(Category, &str)> = o
@@ -403,6 +412,7 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
             (Category::Conflict, "rec-pending"),
             (Category::TerminalClash, "order:clash"),
             (Category::Unconfirmable, "ach-1"),
+            (Category::Quarantined, q.record_key().as_str()),
         ]
     );
     assert!(o.entries.windows(2).all(|w| w[0].since_ms <= w[1].since_ms));
@@ -436,7 +446,7 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         .action
         .contains("cargo xtask acknowledge ccpayment rec-pending"));
     let text = render(&o);
-    assert!(text.contains("8 unresolved"), "{text}");
+    assert!(text.contains("9 unresolved"), "{text}");
     assert!(text.contains("!  2d00h  unconfirmed"), "{text}");
 
     // The reconciler counts the same for the dashboard.
@@ -484,6 +494,14 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         0,
         "acknowledged once"
     );
+    assert_eq!(
+        store
+            .acknowledge("alchemypay", &q.record_key(), now_ms)
+            .await
+            .unwrap(),
+        1,
+        "a quarantined body, read by a human"
+    );
     let w = &store.windows(scope).open().await.unwrap()[0];
     store
         .windows(scope)
@@ -495,6 +513,7 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         Category::Conflict,
         Category::TerminalClash,
         Category::ResendWindow,
+        Category::Quarantined,
     ] {
         assert_eq!(o.counts[c.as_str()].total, 0, "{c:?}");
     }

@@ -119,18 +119,18 @@ fn ccpayment_cases() -> Vec<Case> {
         ),
         bad("reject-missing-sign", "api-deposit", Change::DropSign, 401),
         bad(
-            "reject-malformed-json",
+            "quarantine-malformed-json",
             "api-deposit",
             Change::Body(r#"{"pay_status":"success","record_id":"2023022012135316"#.into()),
-            400,
+            200,
         ),
         bad(
-            "reject-missing-record-id",
+            "quarantine-missing-record-id",
             "api-deposit",
             Change::Body(
                 r#"{"pay_status":"success","order_type":"API Deposit","paid_amount":"10"}"#.into(),
             ),
-            400,
+            200,
         ),
         bad(
             "reject-too-large",
@@ -198,20 +198,20 @@ fn ccpayment_v2_cases() -> Vec<Case> {
         ),
         bad("reject-missing-sign", "direct-deposit", Change::DropSign, 401),
         bad(
-            "reject-malformed-json",
+            "quarantine-malformed-json",
             "direct-deposit",
             // The documented invoice sample as printed, with its trailing comma.
             Change::Body(
                 r#"{"type":"ApiDeposit","msg":{"recordId":"20240919035020188328269786624000","orderId":"1726717497","coinId":2541,"coinSymbol":"POL","status":"Success","isFlaggedAsRisky":false,}}"#
                     .into(),
             ),
-            400,
+            200,
         ),
         bad(
-            "reject-missing-record-id",
+            "quarantine-missing-record-id",
             "direct-deposit",
             Change::Body(r#"{"type":"DirectDeposit","msg":{"status":"Success"}}"#.into()),
-            400,
+            200,
         ),
         bad("reject-too-large", "direct-deposit", oversized("type"), 413),
     ]
@@ -237,16 +237,16 @@ fn alchemypay_cases() -> Vec<Case> {
             401,
         ),
         bad(
-            "reject-missing-order-no",
+            "quarantine-missing-order-no",
             "success",
             Change::Body(r#"{"status":"SUCCESS","cardNumber":""}"#.into()),
-            400,
+            200,
         ),
         bad(
-            "reject-not-json",
+            "quarantine-not-json",
             "success",
             Change::Body("orderNo=1&status=SUCCESS".into()),
-            400,
+            200,
         ),
         bad("reject-too-large", "success", oversized("orderNo"), 413),
     ]
@@ -268,16 +268,16 @@ fn citypay_cases() -> Vec<Case> {
             401,
         ),
         bad(
-            "reject-missing-order-token",
+            "quarantine-missing-order-token",
             "order-confirmed-paid",
             Change::Body(r#"{"type":"order callback","status":"CONFIRMED"}"#.into()),
-            400,
+            200,
         ),
         bad(
-            "reject-unknown-kind",
+            "quarantine-unknown-kind",
             "order-confirmed-paid",
             Change::Body(r#"{"status":"CONFIRMED"}"#.into()),
-            400,
+            200,
         ),
     ]
 }

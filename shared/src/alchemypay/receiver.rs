@@ -75,10 +75,16 @@ impl Provider for Alchemypay {
     fn accept(&self, req: &Request, body: &[u8], _now: i64) -> Result<Delivery, Rejection> {
         intake::check_path_token(req, &self.config.path_token)?;
         self.config.allowed_ips.check(req)?;
-        intake::utf8(body)?;
-        let order = CardOrder::parse(body)
-            .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
+        // The caller knows the path token from here on: a body we cannot read is kept.
+        intake::utf8(body).map_err(Rejection::authentic)?;
+        let order =
+            CardOrder::parse(body).map_err(|e| Rejection::unusable("malformed", e.to_string()))?;
         Ok(to_delivery(order))
+    }
+
+    /// No parser found the card number's field: every number shaped like one is masked.
+    fn unusable_body(&self, raw: &[u8]) -> String {
+        super::redact::mask_card_numbers(&String::from_utf8_lossy(raw))
     }
 
     async fn confirm(&self, delivery: Delivery, _raw: &[u8]) -> Confirmed {

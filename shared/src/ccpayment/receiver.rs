@@ -91,9 +91,10 @@ impl Provider for Ccpayment {
             crate::ccpayment::signature::signed_account(req, &self.config.accounts)?;
         let verified = signature::verify(headers, body, account, now_unix, self.config.freshness)
             .map_err(|e| Rejection::unauthorized(e.code(), e.to_string()))?;
-        let text = crate::intake::utf8(body)?;
+        // Signed by CCPayment from here on: a body we cannot read is kept, not refused.
+        let text = crate::intake::utf8(body).map_err(Rejection::authentic)?;
         let n = Notification::parse(body)
-            .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
+            .map_err(|e| Rejection::unusable("malformed", e.to_string()))?;
         let mut delivery = to_delivery(n, &account.app_id, text);
         if verified.age == Age::Stale {
             delivery.flags.insert(STALE_FLAG.into());

@@ -167,9 +167,10 @@ impl Provider for CcpaymentV2 {
             crate::ccpayment::signature::signed_account(req, &self.config.accounts)?;
         let verified = signature::verify(headers, body, account, now_unix, self.config.freshness)
             .map_err(signature_rejection)?;
-        crate::intake::utf8(body)?;
-        let envelope = Envelope::parse(body)
-            .map_err(|e| Rejection::bad_request("malformed", e.to_string()))?;
+        // Signed by CCPayment from here on: a body we cannot read is kept, not refused.
+        crate::intake::utf8(body).map_err(Rejection::authentic)?;
+        let envelope =
+            Envelope::parse(body).map_err(|e| Rejection::unusable("malformed", e.to_string()))?;
         Ok(match envelope {
             Envelope::Activation => Claim::Activation,
             Envelope::Notification(notification) => Claim::Notification {

@@ -145,8 +145,9 @@ impl Provider for Citypay {
     fn accept(&self, req: &Request, body: &[u8], _now: i64) -> Result<Callback, Rejection> {
         intake::check_path_token(req, &self.config.path_token)?;
         self.config.allowed_ips.check(req)?;
-        intake::utf8(body)?;
-        Callback::parse(body).map_err(|e| Rejection::bad_request("malformed", e.to_string()))
+        // The caller knows the path token from here on: a body we cannot read is kept.
+        intake::utf8(body).map_err(Rejection::authentic)?;
+        Callback::parse(body).map_err(|e| Rejection::unusable("malformed", e.to_string()))
     }
 
     async fn confirm(&self, callback: Callback, raw: &[u8]) -> Confirmed {

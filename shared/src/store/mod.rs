@@ -12,6 +12,7 @@ pub mod lookup;
 mod open;
 mod paging;
 pub mod payment;
+mod quarantine;
 mod rehash;
 pub mod schema;
 pub mod sweep;
@@ -23,6 +24,7 @@ pub use attr::{AttrExt, Item};
 pub use client::{dynamodb_client, sdk_config};
 pub use delivery::{Delivery, Recorded, StatusChange, StatusUpdate, StoreError, HELD_MERCHANT_REF};
 pub use open::{OpenRecord, Unlisted, CLASH_QUEUE, CONFLICT_QUEUE, RESEND_WINDOW_QUEUE};
+pub use quarantine::{text_or_hex, Quarantined, QUARANTINE_QUEUE};
 pub use rehash::Rehashed;
 
 /// The table, through one client built per cold start.

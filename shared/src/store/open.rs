@@ -217,9 +217,10 @@ impl Store {
             .key_condition_expression("#pk = :pk")
             // A clashing record still in its own queue stays there: it is only marked.
             .filter_expression(
-                "#q IN (:conflict, :clash) OR \
+                "#q IN (:conflict, :clash, :quarantine) OR \
                  (item_type = :state AND contains(flags, :flag) AND attribute_not_exists(#ack))",
             )
+            .expression_attribute_values(":quarantine", s(super::QUARANTINE_QUEUE))
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#q", OPEN_PK)
             .expression_attribute_names("#ack", ACKNOWLEDGED_AT)
@@ -248,7 +249,7 @@ impl Store {
                     .expression_attribute_values(":queue", s(queue))
             };
             let update = match item.text(OPEN_PK) {
-                Some(CONFLICT_QUEUE) => leave(update, CONFLICT_QUEUE)
+                Some(q @ (CONFLICT_QUEUE | super::QUARANTINE_QUEUE)) => leave(update, q)
                     .update_expression("SET #ack = :now, #exp = :exp REMOVE #q, #since")
                     .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
                     .expression_attribute_values(
