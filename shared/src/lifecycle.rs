@@ -132,6 +132,21 @@ pub struct PaymentView {
     pub order: Option<String>,
     /// Who vouches for `currency` and the amounts.
     pub amounts_source: Option<AmountsSource>,
+    /// The provider's own figures for an order priced in another currency than the
+    /// one it is paid in (a fiat-priced invoice paid in a token).
+    pub price: Option<Price>,
+}
+
+/// What a provider says an order costs and what was paid against it, in the
+/// currency the order is priced in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Price {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_due: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_paid: Option<Decimal>,
 }
 
 /// Who vouches for a payment's currency and amounts: what the merchant's systems
@@ -228,6 +243,9 @@ pub struct OrderTotals {
     pub last: Lifecycle,
     /// A paid payment in another currency than the order's: not summed.
     pub mixed_currency: bool,
+    /// The provider's figures in the order's pricing currency, where the payments'
+    /// own currency is another: then they, not our sum, say whether it is paid.
+    pub price: Option<Price>,
 }
 
 impl OrderTotals {
@@ -245,8 +263,32 @@ impl OrderTotals {
                 }
                 Lifecycle::Paid
             }
-            // An order with no amount due is paid by its first paid payment.
-            None if paid > Decimal::ZERO => Lifecycle::Paid,
+            // Priced in another currency: only the provider's own figures in it
+            // can say whether the price is covered.
+            None if paid > Decimal::ZERO => {
+                let figures = self
+                    .price
+                    .as_ref()
+                    .and_then(|p| Some((p.amount_due?, p.amount_paid?)));
+                match figures {
+                    Some((due, covered)) if covered >= due && due > Decimal::ZERO => {
+                        flags.insert("priced_in_other_currency".to_string());
+                        if covered > due {
+                            flags.insert("overpaid".to_string());
+                        }
+                        Lifecycle::Paid
+                    }
+                    Some(_) => {
+                        flags.insert("priced_in_other_currency".to_string());
+                        Lifecycle::Underpaid
+                    }
+                    // Nothing says what is due: money arrived, but never "paid".
+                    None => {
+                        flags.insert("amount_due_unknown".to_string());
+                        Lifecycle::Processing
+                    }
+                }
+            }
             _ if paid > Decimal::ZERO => Lifecycle::Underpaid,
             // Nothing paid: the order is where its latest payment is, but one
             // failed payment does not fail an order the buyer can still pay.
@@ -288,6 +330,7 @@ mod tests {
             paid_total: paid.parse().unwrap(),
             last,
             mixed_currency: false,
+            price: None,
         }
     }
 
@@ -308,8 +351,35 @@ mod tests {
             Lifecycle::AwaitingPayment,
             "a failed payment leaves the order payable"
         );
-        let (l, _) = totals(None, "1", Lifecycle::Paid).lifecycle();
-        assert_eq!(l, Lifecycle::Paid);
+        let (l, f) = totals(None, "1", Lifecycle::Paid).lifecycle();
+        assert_eq!(
+            (l, f.contains("amount_due_unknown")),
+            (Lifecycle::Processing, true),
+            "money with nothing to hold it against is never paid"
+        );
+    }
+
+    #[test]
+    fn an_order_priced_in_another_currency_is_paid_by_the_providers_figures() {
+        let priced = |due: &str, covered: &str| OrderTotals {
+            price: Some(Price {
+                currency: Some("USD".into()),
+                amount_due: Some(due.parse().unwrap()),
+                amount_paid: Some(covered.parse().unwrap()),
+            }),
+            ..totals(None, "10", Lifecycle::Paid)
+        };
+        let (l, f) = priced("25", "24.99").lifecycle();
+        assert_eq!(l, Lifecycle::Underpaid, "short");
+        assert!(f.contains("priced_in_other_currency"));
+        let (l, f) = priced("25", "25").lifecycle();
+        assert_eq!(
+            (l, f.contains("overpaid")),
+            (Lifecycle::Paid, false),
+            "exact"
+        );
+        let (l, f) = priced("25", "30").lifecycle();
+        assert_eq!((l, f.contains("overpaid")), (Lifecycle::Paid, true), "over");
     }
 
     #[test]

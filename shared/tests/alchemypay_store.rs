@@ -483,3 +483,31 @@ async fn rehash_replaces_fingerprints_of_raw_bodies_written_before() {
         .await;
     assert_eq!(total(&docs, "Duplicate"), 1.0);
 }
+
+#[tokio::test]
+async fn a_flood_of_varied_bodies_for_one_order_keeps_a_bounded_number_of_conflicts() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = alchemy_receiver(client.clone(), &table, "");
+    let raw = String::from_utf8(body("success")).unwrap();
+    for i in 0..26 {
+        let varied = raw.replace(
+            "\"rechargeFee\":\"0.72122094\"",
+            &format!("\"rechargeFee\":\"0.{i:08}\""),
+        );
+        let resp = rx
+            .handle(post("alchemypay", ALCHEMY_TOKEN, varied.as_bytes(), None))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    assert_eq!(total(&docs, "Conflict"), 25.0, "every one counted");
+    let items = all_items(&client, &table).await;
+    assert_eq!(
+        of_type(&items, "conflict").len(),
+        shared::store::MAX_OPEN_CONFLICTS,
+        "kept up to the cap"
+    );
+    let st = state_item(&client, &table, "alchemypay", ORDER)
+        .await
+        .unwrap();
+    assert_eq!(num(&st, "conflicts_unkept"), Some(5));
+}

@@ -1,6 +1,6 @@
 //! The CCPayment receiver end to end against DynamoDB Local.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
 mod support;
 
@@ -739,4 +739,42 @@ async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_canno
     let dead = shared::store::Store::new(dead_client().await, &table, 90);
     let resp = shared::lookup::handle(&dead, &get("/payments/shop%2F42")).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn ten_thousand_dust_payments_to_one_order_are_all_stored_and_summed() {
+    let (client, table) = fresh_table().await;
+    let (rx, docs) = receiver(client.clone(), &table);
+    let n = 10_000;
+    for i in 0..n {
+        let body = format!(
+            r#"{{"pay_status":"success","order_type":"API Deposit","record_id":"dust-{i:05}","merchant_order_id":"dusty","order_amount":"1","paid_amount":"0.0001","crypto":"USDT"}}"#
+        );
+        let resp = rx.handle_at(signed(body.as_bytes(), NOW), NOW).await;
+        assert_eq!(resp.status(), 200, "payment {i}: {}", body_text(&resp));
+    }
+    assert_eq!(total(&docs, "Stored"), f64::from(n));
+    let items = all_items(&client, &table).await;
+    assert_eq!(
+        of_type(&items, "event").len(),
+        n as usize,
+        "every one stored"
+    );
+    let payment = of_type(&items, "payment");
+    assert_eq!(payment.len(), 1, "one payment for the order");
+    let item = payment[0];
+    assert_eq!(num(item, "paid_count"), Some(i64::from(n)));
+    assert_eq!(num(item, "records_unlisted"), Some(i64::from(n) - 100));
+    let p = shared::store::payment::Payment::from_item(item).unwrap();
+    assert_eq!(p.amount_paid.unwrap().to_string(), "1", "summed exactly");
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert_eq!(p.records.len(), shared::store::payment::MAX_LISTED_RECORDS);
+    // The item and the event stay small: far under DynamoDB's 400 KB and
+    // EventBridge's 256 KB.
+    let item_bytes: usize = items_as_text(std::slice::from_ref(item))[0].len();
+    assert!(item_bytes < 16 * 1024, "payment item {item_bytes} bytes");
+    let event = shared::publish::event::PaymentEvent::of(p, false);
+    let event_bytes = serde_json::to_vec(&event).unwrap().len();
+    assert!(event_bytes < 16 * 1024, "event {event_bytes} bytes");
+    println!("10,000 dust payments: payment item {item_bytes} B, event {event_bytes} B");
 }

@@ -404,3 +404,97 @@ async fn storage_failure_is_a_5xx_never_success() {
     assert_ne!(body_text(&resp), "Success");
     assert_eq!(total(&docs, "StoreFailed"), 1.0);
 }
+
+/// An invoice priced in USD, paid in POL: our own sum is in POL, so only
+/// CCPayment's `paidValue` in USD can say whether the price is covered.
+#[tokio::test]
+async fn a_fiat_priced_invoice_is_paid_only_when_ccpayments_own_figures_cover_its_price() {
+    let (client, table, fake) = setup().await;
+    let (rx, _) = ccpayment_v2_receiver(client.clone(), &table, v2_config(&fake.base_url()));
+    let deliver = |record: &'static str, order: &'static str| {
+        let rx = &rx;
+        async move {
+            let b = format!(
+                r#"{{"type":"ApiDeposit","msg":{{"recordId":"{record}","orderId":"{order}","coinId":2541,"coinSymbol":"POL","status":"Success","isFlaggedAsRisky":false}}}}"#
+            );
+            let resp = rx.handle_at(signed_v2(b.as_bytes(), NOW), NOW).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+    };
+    let paid = |amount: &str, usd: &str| {
+        RecordAnswer::Record(FakeRecord {
+            coin_symbol: "POL".into(),
+            paid_value: Some(usd.into()),
+            ..FakeRecord::success(amount)
+        })
+    };
+    let invoice = |payments: Vec<&str>| FakeOrder {
+        invoice: true,
+        amount_due: "25".into(),
+        payments: payments.into_iter().map(String::from).collect(),
+    };
+    let lifecycle = |record: &'static str| {
+        let (client, table) = (client.clone(), table.clone());
+        async move { payment_of_record(&client, &table, "ccpayment-v2", record).await }
+    };
+
+    // Short: 40 POL worth 10 USD against 25 USD.
+    fake.set_record("inv-a-1", paid("40", "10"));
+    fake.set_order("inv-a", invoice(vec!["inv-a-1"]));
+    deliver("inv-a-1", "inv-a").await;
+    let p = lifecycle("inv-a-1").await;
+    assert_eq!(
+        p.lifecycle,
+        shared::lifecycle::Lifecycle::Underpaid,
+        "{p:?}"
+    );
+    assert!(p.flags.contains(&"priced_in_other_currency".to_string()));
+    let price = p.price.clone().unwrap();
+    assert_eq!(price.currency.as_deref(), Some("USD"));
+    assert_eq!(price.amount_due.unwrap().to_string(), "25");
+    assert_eq!(price.amount_paid.unwrap().to_string(), "10");
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(
+        json["price"]["amount_due"], "25",
+        "in the lookup and events"
+    );
+
+    // Exactly: a second payment worth 15 USD covers it.
+    fake.set_record("inv-a-2", paid("60", "15"));
+    fake.set_order("inv-a", invoice(vec!["inv-a-1", "inv-a-2"]));
+    deliver("inv-a-2", "inv-a").await;
+    let p = lifecycle("inv-a-2").await;
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid, "{p:?}");
+    assert!(!p.flags.contains(&"overpaid".to_string()));
+    assert_eq!(p.price.unwrap().amount_paid.unwrap().to_string(), "25");
+
+    // A write carrying an older answer (10 USD paid) does not undo it.
+    fake.set_record(
+        "inv-a-3",
+        RecordAnswer::Record(FakeRecord {
+            status: "Processing".into(),
+            coin_symbol: "POL".into(),
+            ..FakeRecord::success("1")
+        }),
+    );
+    fake.set_order("inv-a", invoice(vec!["inv-a-1"]));
+    deliver("inv-a-3", "inv-a").await;
+    let p = lifecycle("inv-a-3").await;
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert_eq!(p.price.unwrap().amount_paid.unwrap().to_string(), "25");
+
+    // Over: one payment worth 30 USD.
+    fake.set_record("inv-b-1", paid("120", "30"));
+    fake.set_order("inv-b", invoice(vec!["inv-b-1"]));
+    deliver("inv-b-1", "inv-b").await;
+    let p = lifecycle("inv-b-1").await;
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Paid);
+    assert!(p.flags.contains(&"overpaid".to_string()));
+
+    // The order API down: money arrived, but nothing says what is due.
+    fake.set_record("inv-c-1", paid("400", "100"));
+    deliver("inv-c-1", "inv-c").await;
+    let p = lifecycle("inv-c-1").await;
+    assert_eq!(p.lifecycle, shared::lifecycle::Lifecycle::Processing);
+    assert!(p.flags.contains(&"amount_due_unknown".to_string()));
+}

@@ -274,7 +274,7 @@ async fn bill_info_settles_open_api_orders_in_batches_of_100() {
             "API Deposit"
         };
         let body = format!(
-            r#"{{"pay_status":"processing","order_type":"{kind}","record_id":"r{i}","merchant_order_id":"m{i}","paid_amount":"1"}}"#
+            r#"{{"pay_status":"processing","order_type":"{kind}","record_id":"r{i}","merchant_order_id":"m{i}","order_amount":"1","paid_amount":"1"}}"#
         );
         assert_eq!(
             receiver

@@ -49,6 +49,9 @@ pub struct FakeRecord {
     pub coin_symbol: String,
     pub order_id: Option<String>,
     pub risky: bool,
+    /// What CCPayment credits an invoice for it, in the invoice's pricing currency
+    /// (`paidValue`); `None`: the amount itself.
+    pub paid_value: Option<String>,
 }
 
 impl FakeRecord {
@@ -59,6 +62,7 @@ impl FakeRecord {
             coin_symbol: "USDT".into(),
             order_id: None,
             risky: false,
+            paid_value: None,
         }
     }
 }
@@ -285,7 +289,7 @@ impl Shared {
             .iter()
             .filter_map(|rid| match self.record_answer(rid) {
                 RecordAnswer::Record(r) | RecordAnswer::Slow(_, r) => Some(if invoice {
-                    json!({"recordId": rid, "coinSymbol": r.coin_symbol, "paidAmount": r.amount, "paidValue": r.amount, "status": r.status, "isFlaggedAsRisky": r.risky})
+                    json!({"recordId": rid, "coinSymbol": r.coin_symbol, "paidAmount": r.amount, "paidValue": r.paid_value.clone().unwrap_or_else(|| r.amount.clone()), "status": r.status, "isFlaggedAsRisky": r.risky})
                 } else {
                     json!({"recordId": rid, "amount": r.amount, "serviceFee": "0.05", "status": r.status, "isFlaggedAsRisky": r.risky})
                 }),

@@ -105,6 +105,7 @@ fn to_delivery(o: CardOrder) -> Delivery {
         amount_paid: amount(o.amounts.get("paymentAmount")),
         order: None,
         amounts_source: Some(AmountsSource::UnverifiedNotification),
+        price: None,
     };
     Delivery {
         view,

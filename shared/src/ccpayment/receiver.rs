@@ -179,5 +179,6 @@ pub fn payment_view(
         amount_paid: paid,
         order,
         amounts_source: Some(AmountsSource::SignedNotification),
+        price: None,
     }
 }

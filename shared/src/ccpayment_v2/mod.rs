@@ -111,6 +111,14 @@ pub fn payment_view(
         (Some(c), Some(o)) => c.eq_ignore_ascii_case(o),
         _ => false,
     };
+    // Priced in another currency (a fiat invoice, another token): CCPayment's own
+    // figures in that currency say whether the price is covered.
+    let price =
+        (!same_coin && details.contains_key("order_currency")).then(|| crate::lifecycle::Price {
+            currency: details.get("order_currency").cloned(),
+            amount_due: amount(amounts.get("amount_due")),
+            amount_paid: amount(amounts.get("paid_total")),
+        });
     PaymentView {
         direction: kind.direction(),
         lifecycle: confirmed.map_or(Lifecycle::Unknown, |(st, risky)| st.lifecycle(kind, risky)),
@@ -121,6 +129,7 @@ pub fn payment_view(
         amount_paid: amount(amounts.get("amount")),
         order,
         amounts_source: confirmed.map(|_| crate::lifecycle::AmountsSource::ProviderApi),
+        price,
     }
 }
 

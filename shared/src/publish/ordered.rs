@@ -196,6 +196,7 @@ mod tests {
                 amount_due: None,
                 amount_paid: None,
                 amounts_source: None,
+                price: None,
                 flags: vec![],
                 version,
                 changed_at_ms: 0,

@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use super::attr::dynamo;
 use super::expr::{n, s, update_expression, Expr};
-use super::payment::{decimal, payment_key, ViewWrite};
+use super::payment::{decimal, payment_key, Found, ViewWrite};
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK, STATE_SK};
 use super::Store;
 use crate::lifecycle::{PaymentView, REFERENCE_CONFLICT, TERMINAL_CLASH};
@@ -206,14 +206,14 @@ impl Store {
         let mut event_item =
             self.event_item(delivery, &pk, &schema::event_sk(&delivery.event_id))?;
         let mut mode = first_mode(delivery);
-        let mut mixed_currency = false;
+        let mut found = Found::default();
         // The delivery as kept once it turned out to name another reference.
         let mut flagged: Option<Delivery> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let d = flagged.as_ref().unwrap_or(delivery);
-            let items = self.transaction(d, &pk, event_item.clone(), mode, mixed_currency)?;
+            let items = self.transaction(d, &pk, event_item.clone(), mode, found)?;
             let err = match self.transact(items).await {
                 Ok(_) if flagged.is_some() => return Ok(Recorded::Conflict),
                 Ok(_) => {
@@ -223,17 +223,20 @@ impl Store {
                 }
                 Err(e) => e,
             };
-            match classify(&err, d.view.merchant_ref.as_deref()) {
+            match classify(&err, d) {
                 Cancel::OtherReference(held) if flagged.is_none() => {
                     let mut kept = d.clone();
                     kept.flags.insert(REFERENCE_CONFLICT.to_string());
                     event_item = self.event_item(&kept, &pk, &schema::event_sk(&kept.event_id))?;
-                    reference_conflict(
-                        &mut event_item,
-                        kept.view.merchant_ref.as_deref(),
-                        held,
-                        kept.received_at_ms,
-                    );
+                    // Beyond the cap it is kept like any event (it ages out), off the list.
+                    if self.open_conflicts(&pk).await? < MAX_OPEN_CONFLICTS {
+                        reference_conflict(
+                            &mut event_item,
+                            kept.view.merchant_ref.as_deref(),
+                            held,
+                            kept.received_at_ms,
+                        );
+                    }
                     mode = ViewWrite::Seen;
                     flagged = Some(kept);
                 }
@@ -255,8 +258,11 @@ impl Store {
                 Cancel::StaleState if mode != ViewWrite::Seen => {
                     mode = next_mode(d, mode);
                 }
-                Cancel::OtherCurrency if !mixed_currency => {
-                    mixed_currency = true;
+                Cancel::OtherCurrency if !found.mixed_currency => {
+                    found.mixed_currency = true;
+                }
+                Cancel::RecordsFull if !found.records_full => {
+                    found.records_full = true;
                 }
                 Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -264,6 +270,7 @@ impl Store {
                 Cancel::Contended => return Err(StoreError::Contention(attempt)),
                 Cancel::StaleState
                 | Cancel::OtherCurrency
+                | Cancel::RecordsFull
                 | Cancel::OtherReference(_)
                 | Cancel::Other => return Err(dynamo(err)),
             }
@@ -290,7 +297,7 @@ impl Store {
         pk: &str,
         event_item: HashMap<String, AttributeValue>,
         mode: ViewWrite,
-        mixed_currency: bool,
+        found: Found,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -300,7 +307,7 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        items.extend(self.state_and_payment(d, pk, mode, mixed_currency, true)?);
+        items.extend(self.state_and_payment(d, pk, mode, found, true)?);
         Ok(items)
     }
 
@@ -311,13 +318,13 @@ impl Store {
         d: &Delivery,
         pk: &str,
         mode: ViewWrite,
-        mixed_currency: bool,
+        found: Found,
         with_event: bool,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let state = self.state_update(d, pk, mode, with_event)?;
         let mut items = vec![TransactWriteItem::builder().update(state).build()];
         if mode != ViewWrite::Seen {
-            let payment = self.payment_update(d, mode, mixed_currency)?;
+            let payment = self.payment_update(d, mode, found)?;
             items.push(TransactWriteItem::builder().update(payment).build());
         }
         Ok(items)
@@ -338,7 +345,7 @@ impl Store {
     pub fn first_write_of(&self, d: &Delivery) -> Result<Vec<TransactWriteItem>, StoreError> {
         let pk = schema::record_pk(d.provider, &d.record_key);
         let event_item = self.event_item(d, &pk, &schema::event_sk(&d.event_id))?;
-        self.transaction(d, &pk, event_item, first_mode(d), false)
+        self.transaction(d, &pk, event_item, first_mode(d), Found::default())
     }
 
     fn event_item(
@@ -396,19 +403,19 @@ impl Store {
             return Ok(false);
         }
         let pk = schema::record_pk(d.provider, &d.record_key);
-        let mut mixed_currency = false;
+        let mut found = Found::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let items =
-                self.state_and_payment(d, &pk, ViewWrite::Advance, mixed_currency, false)?;
+            let items = self.state_and_payment(d, &pk, ViewWrite::Advance, found, false)?;
             let Err(err) = self.transact(items).await else {
                 return Ok(true);
             };
-            match classify_reasons(&err, 0, d.view.merchant_ref.as_deref()) {
+            match classify_reasons(&err, 0, d) {
                 // Another reference: the record's own view stays as it is.
                 Cancel::StaleState | Cancel::OtherReference(_) => return Ok(false),
-                Cancel::OtherCurrency if !mixed_currency => mixed_currency = true,
+                Cancel::OtherCurrency if !found.mixed_currency => found.mixed_currency = true,
+                Cancel::RecordsFull if !found.records_full => found.records_full = true,
                 Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -613,6 +620,11 @@ impl Store {
         if same {
             return Ok(Recorded::Duplicate);
         }
+        if self.open_conflicts(pk).await? >= MAX_OPEN_CONFLICTS {
+            // Someone able to deliver is varying bodies: counted, not kept.
+            self.count_unkept_conflict(pk).await?;
+            return Ok(Recorded::Conflict);
+        }
         let mut item =
             self.event_item(d, pk, &schema::conflict_sk(&d.event_id, &d.content_sha256))?;
         item.insert("item_type".into(), s("conflict"));
@@ -642,6 +654,47 @@ impl Store {
     }
 }
 
+/// Conflicts kept per record until an operator acknowledges them; beyond, each one
+/// is counted on the record's state (`conflicts_unkept`) and raises the `Conflict`
+/// metric, but is not kept: a flood of varied bodies cannot grow the table.
+pub const MAX_OPEN_CONFLICTS: usize = 20;
+
+impl Store {
+    /// The record's conflicts still on the operator's list.
+    async fn open_conflicts(&self, pk: &str) -> Result<usize, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .filter_expression("#q = :conflict")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#q", OPEN_PK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":conflict", s(super::open::CONFLICT_QUEUE))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(usize::try_from(out.count()).unwrap_or(usize::MAX))
+    }
+
+    async fn count_unkept_conflict(&self, pk: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(STATE_SK))
+            .update_expression("ADD conflicts_unkept :one")
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+}
+
 enum Cancel {
     Duplicate(Option<HashMap<String, AttributeValue>>),
     /// The state's condition: the record holds another merchant reference (this one).
@@ -650,6 +703,8 @@ enum Cancel {
     StaleState,
     /// The payment's condition: a paid payment in another currency than its order's.
     OtherCurrency,
+    /// The payment's condition: the order lists as many records as it may.
+    RecordsFull,
     Contended,
     Other,
 }
@@ -670,7 +725,7 @@ fn next_mode(d: &Delivery, failed: ViewWrite) -> ViewWrite {
     }
 }
 
-fn classify<R>(err: &SdkError<TransactWriteItemsError, R>, merchant_ref: Option<&str>) -> Cancel {
+fn classify<R>(err: &SdkError<TransactWriteItemsError, R>, d: &Delivery) -> Cancel {
     let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error()
     else {
         return Cancel::Other;
@@ -680,16 +735,17 @@ fn classify<R>(err: &SdkError<TransactWriteItemsError, R>, merchant_ref: Option<
         let old = reasons.first().and_then(|r| r.item().cloned());
         return Cancel::Duplicate(old);
     }
-    classify_reasons(err, 1, merchant_ref)
+    classify_reasons(err, 1, d)
 }
 
-/// The state update's and the payment update's reasons, at `first` and `first + 1`;
-/// `merchant_ref`: the reference the write gave the record.
+/// The state update's and the payment update's reasons, at `first` and `first + 1`,
+/// for the write of `d`.
 fn classify_reasons<R>(
     err: &SdkError<TransactWriteItemsError, R>,
     first: usize,
-    merchant_ref: Option<&str>,
+    d: &Delivery,
 ) -> Cancel {
+    let merchant_ref = d.view.merchant_ref.as_deref();
     let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error()
     else {
         return Cancel::Other;
@@ -713,7 +769,20 @@ fn classify_reasons<R>(
         };
     }
     if code(first + 1) == "ConditionalCheckFailed" && others_clear(first + 1) {
-        return Cancel::OtherCurrency;
+        // A list that is full is the only other reason the payment's condition has.
+        let full = reasons
+            .get(first + 1)
+            .and_then(|r| r.item())
+            .and_then(|item| item.get("records"))
+            .and_then(|v| v.as_ss().ok())
+            .is_some_and(|r| {
+                r.len() >= super::payment::MAX_LISTED_RECORDS && !r.contains(&d.record_key)
+            });
+        return if full {
+            Cancel::RecordsFull
+        } else {
+            Cancel::OtherCurrency
+        };
     }
     if reasons
         .iter()

@@ -22,7 +22,10 @@ use aws_sdk_dynamodb::Client;
 
 pub use attr::{AttrExt, Item};
 pub use client::{dynamodb_client, sdk_config};
-pub use delivery::{Delivery, Recorded, StatusChange, StatusUpdate, StoreError, HELD_MERCHANT_REF};
+pub use delivery::{
+    Delivery, Recorded, StatusChange, StatusUpdate, StoreError, HELD_MERCHANT_REF,
+    MAX_OPEN_CONFLICTS,
+};
 pub use open::{OpenRecord, Unlisted, CLASH_QUEUE, CONFLICT_QUEUE, RESEND_WINDOW_QUEUE};
 pub use quarantine::{text_or_hex, Quarantined, QUARANTINE_QUEUE};
 pub use rehash::Rehashed;

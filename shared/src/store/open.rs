@@ -97,6 +97,8 @@ impl OpenRecord {
             amounts_source: self
                 .attr("amounts_source")
                 .and_then(crate::lifecycle::AmountsSource::parse),
+            // Kept on the payment item; a later write without it changes nothing.
+            price: None,
         }
     }
 }

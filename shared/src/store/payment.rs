@@ -24,7 +24,7 @@ use super::delivery::{Delivery, StoreError};
 use super::expr::{n, s, update_expression, Expr};
 use super::schema::{changed_pk, key_part, CHANGED_AT, CHANGED_PK, PK, SK};
 use super::Store;
-use crate::lifecycle::{AmountsSource, Direction, Lifecycle, OrderTotals, TERMINAL_CLASH};
+use crate::lifecycle::{AmountsSource, Direction, Lifecycle, OrderTotals, Price, TERMINAL_CLASH};
 
 pub const ITEM_TYPE: &str = "payment";
 
@@ -67,6 +67,22 @@ pub(crate) fn payment_key(d: &Delivery) -> (String, String) {
     (pk, sk)
 }
 
+/// How many record ids an order's payment item lists. Beyond it the order's item
+/// and every event stay the same size however many payments arrive (a thousand
+/// dust deposits would otherwise push it past DynamoDB's 400 KB item limit, and
+/// then refuse every later payment of the order); `paid_count` counts them all,
+/// and each record keeps a pointer to its payment.
+pub const MAX_LISTED_RECORDS: usize = 100;
+
+/// What cancelled attempts of a write found out about its payment item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Found {
+    /// A paid payment in another currency than its order's: flagged, not summed.
+    pub mixed_currency: bool,
+    /// The order already lists `MAX_LISTED_RECORDS` others: this one is not listed.
+    pub records_full: bool,
+}
+
 /// An amount as stored: exact, without trailing zeros.
 pub(crate) fn decimal(d: Decimal) -> String {
     d.normalize().to_string()
@@ -74,14 +90,14 @@ pub(crate) fn decimal(d: Decimal) -> String {
 
 impl Store {
     /// The payment item's update for a write that changes the view (`mode` is not
-    /// `Seen`). `mixed_currency`: a paid payment in another currency than its
-    /// order's, found by a cancelled attempt; it is flagged, not summed.
+    /// `Seen`), given what cancelled attempts `found`.
     pub(crate) fn payment_update(
         &self,
         d: &Delivery,
         mode: ViewWrite,
-        mixed_currency: bool,
+        found: Found,
     ) -> Result<Update, StoreError> {
+        let mixed_currency = found.mixed_currency;
         let v = &d.view;
         let (pk, sk) = payment_key(d);
         let mut e = Expr::default();
@@ -160,11 +176,41 @@ impl Store {
             set.push(format!("{} = {}", e.name("rule"), e.value(s("summed"))));
             keep(&mut e, &mut set, "currency", &v.currency);
             keep(&mut e, &mut set, "amount_due", &v.amount_due.map(decimal));
-            add.push(format!(
-                "{} {}",
-                e.name("records"),
-                e.value(AttributeValue::Ss(vec![d.record_key.clone()]))
-            ));
+            if let Some(price) = &v.price {
+                keep(&mut e, &mut set, "price_currency", &price.currency);
+                keep(
+                    &mut e,
+                    &mut set,
+                    "price_due",
+                    &price.amount_due.map(decimal),
+                );
+                // Each answer's paid figure; the largest is the latest, whatever
+                // order two deliveries' writes commit in.
+                if let Some(paid) = price.amount_paid {
+                    add.push(format!(
+                        "{} {}",
+                        e.name("price_paid_seen"),
+                        e.value(AttributeValue::Ss(vec![decimal(paid)]))
+                    ));
+                }
+            }
+            // Listed while the list has room (or already lists it): the condition
+            // fails otherwise, and the write is sent again without it.
+            let mut conditions = Vec::new();
+            if found.records_full {
+                add.push(format!("{} {}", e.name("records_unlisted"), e.value(n(1))));
+            } else {
+                let r = e.name("records");
+                let rk = e.value(s(&d.record_key));
+                let cap = e.value(n(MAX_LISTED_RECORDS as i64));
+                add.push(format!(
+                    "{r} {}",
+                    e.value(AttributeValue::Ss(vec![d.record_key.clone()]))
+                ));
+                conditions.push(format!(
+                    "(attribute_not_exists({r}) OR size({r}) < {cap} OR contains({r}, {rk}))"
+                ));
+            }
             let paid_now = mode == ViewWrite::Advance && v.lifecycle == Lifecycle::Paid;
             let mut flags: BTreeSet<String> = view_flags
                 .into_iter()
@@ -180,15 +226,13 @@ impl Store {
                         e.name("paid_total"),
                         e.value(AttributeValue::N(decimal(amount)))
                     ));
-                    add.push(format!(
-                        "{} {}",
-                        e.name("paid_records"),
-                        e.value(AttributeValue::Ss(vec![d.record_key.clone()]))
-                    ));
+                    // A record is paid once (the state's rank condition), so this
+                    // counts each paid record once.
+                    add.push(format!("{} {}", e.name("paid_count"), e.value(n(1))));
                     if let Some(currency) = &v.currency {
                         let c = e.name("currency");
                         let cv = e.value(s(currency));
-                        condition = Some(format!("attribute_not_exists({c}) OR {c} = {cv}"));
+                        conditions.push(format!("(attribute_not_exists({c}) OR {c} = {cv})"));
                     }
                 }
                 Some(_) if paid_now => {
@@ -205,6 +249,9 @@ impl Store {
                     e.name("flags"),
                     e.value(AttributeValue::Ss(flags.into_iter().collect()))
                 ));
+            }
+            if !conditions.is_empty() {
+                condition = Some(conditions.join(" AND "));
             }
         } else {
             set.push(format!("{} = {}", e.name("rule"), e.value(s("record"))));
@@ -240,11 +287,17 @@ impl Store {
             }
         }
         let expression = update_expression(&set, &add, &remove);
+        // The old item comes back with a failed condition: it tells another currency
+        // from a full list.
+        let old = condition
+            .as_ref()
+            .map(|_| aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld);
         Ok(Update::builder()
             .table_name(&self.table)
             .key(PK, s(pk))
             .key(SK, s(sk))
             .update_expression(expression)
+            .set_return_values_on_condition_check_failure(old)
             .set_condition_expression(condition)
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
@@ -282,6 +335,11 @@ pub struct Payment {
     /// before shipping against anything but `provider_api` or `signed_notification`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amounts_source: Option<AmountsSource>,
+    /// For an order priced in another currency than it is paid in: what the
+    /// provider says it costs and what was paid, in that currency. Whether it is
+    /// paid follows these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
     pub flags: Vec<String>,
     pub version: u64,
     pub changed_at_ms: i64,
@@ -314,12 +372,22 @@ impl Payment {
         let last = Lifecycle::parse(item.text("last_lifecycle")?)?;
         let mut flags: BTreeSet<String> = set("flags").into_iter().collect();
         let summed = item.text("rule") == Some("summed");
+        let paid_seen = set("price_paid_seen")
+            .iter()
+            .filter_map(|t| t.parse::<Decimal>().ok())
+            .max();
+        let price = (item.contains_key("price_due") || paid_seen.is_some()).then(|| Price {
+            currency: item.text("price_currency").map(str::to_string),
+            amount_due: dec("price_due"),
+            amount_paid: paid_seen,
+        });
         let (lifecycle, amount_paid, records) = if summed {
             let totals = OrderTotals {
                 amount_due: dec("amount_due"),
                 paid_total: dec("paid_total").unwrap_or(Decimal::ZERO),
                 last,
                 mixed_currency: flags.contains("mixed_currency"),
+                price: price.clone(),
             };
             let (lifecycle, derived) = totals.lifecycle();
             flags.extend(derived);
@@ -349,6 +417,7 @@ impl Payment {
             amount_due: dec("amount_due"),
             amount_paid,
             amounts_source: item.text("amounts_source").and_then(AmountsSource::parse),
+            price,
             flags: flags.into_iter().collect(),
             version: u64::try_from(item.int("version")?).ok()?,
             changed_at_ms: item.int("changed_at_ms")?,
