@@ -79,6 +79,7 @@ impl Rig {
                     app_id: APP_ID.into(),
                     secret: Secret::new(APP_SECRET),
                     previous_secret: None,
+                    previous_until: None,
                 }),
                 freshness: shared::timestamp::Freshness {
                     window_secs: 300,
@@ -95,6 +96,7 @@ impl Rig {
             app_id: APP_ID.into(),
             secret: Secret::new(APP_SECRET),
             previous_secret: None,
+            previous_until: None,
         };
         let ccpayment_v2 = CcpaymentV2Receiver::new(
             CcpaymentV2::new(CcpaymentV2Config {

@@ -292,20 +292,33 @@ async fn several_accounts_in_one_deployment_and_a_rotation() {
             app_id: V2_APP_ID.into(),
             secret: Secret::new("rotated-secret"),
             previous_secret: Some(Secret::new(V2_SECRET)),
+            previous_until: Some(NOW + 86_400),
         },
         Credentials {
             app_id: "shop-b".into(),
             secret: Secret::new("secret-b"),
             previous_secret: None,
+            previous_until: None,
         },
     ])
     .unwrap();
     // One API base serves both accounts here: the fake of shop A refuses shop B's
     // signature, so B's record API call fails and B's event is stored unconfirmed.
-    let (rx, _) = ccpayment_v2_receiver(client.clone(), &table, config);
+    let (rx, docs) = ccpayment_v2_receiver(client.clone(), &table, config);
     let b = body("direct-deposit");
     let by_a_old = rx.handle_at(signed_v2(&b, NOW), NOW).await;
     assert_eq!(by_a_old.status(), 200, "the previous secret still verifies");
+    // Each match shows: the dashboard's FlaggedByReason says when it last matched.
+    let from_a = all_items(&client, &table).await;
+    assert!(of_type(&from_a, "event")
+        .iter()
+        .any(|e| flags(e).contains(&"previous_secret".to_string())));
+    assert!(docs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|d| d["Flag"] == "previous_secret" && d["FlaggedByReason"] == 1.0));
+
     let user = body("user-deposit");
     let by_b = rx
         .handle_at(signed_v2_by("shop-b", "secret-b", &user, NOW), NOW)
@@ -337,6 +350,11 @@ async fn several_accounts_in_one_deployment_and_a_rotation() {
     let windows = of_type(&items, "resend_window");
     assert_eq!(windows.len(), 1);
     assert_eq!(s(windows[0], "pk"), Some("reconciler#ccpayment-v2#shop-b"));
+
+    // After its end the previous secret is no secret of ours.
+    let late = NOW + 86_400;
+    let after_end = rx.handle_at(signed_v2(&b, late), late).await;
+    assert_eq!(after_end.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

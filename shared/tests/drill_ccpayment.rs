@@ -335,6 +335,7 @@ async fn ccpayment_v2_a_day_with_a_three_hour_outage_is_recovered_by_sweeps() {
             app_id: V2_APP_ID.into(),
             secret: shared::secret::Secret::new(V2_SECRET),
             previous_secret: None,
+            previous_until: None,
         }),
     ));
     rc.v2_sweep = Some(V2SweepConfig {

@@ -158,6 +158,7 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
         app_id: "local-ccpayment-v2-app-id".into(),
         secret: Secret::new("local-ccpayment-v2-app-secret"),
         previous_secret: None,
+        previous_until: None,
     });
     let (cc2, _) = ccpayment_v2_receiver(client.clone(), table, v2);
     let cc = CcpaymentReceiver::new(
@@ -166,6 +167,7 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
                 app_id: "local-ccpayment-app-id".into(),
                 secret: Secret::new("local-ccpayment-app-secret"),
                 previous_secret: None,
+                previous_until: None,
             }),
             freshness: shared::timestamp::Freshness {
                 window_secs: 300,

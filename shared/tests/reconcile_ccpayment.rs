@@ -409,6 +409,7 @@ async fn several_shops_each_get_their_own_windows_budget_and_bill_info() {
             app_id: SHOP2.into(),
             secret: Secret::new(SHOP2_SECRET),
             previous_secret: None,
+            previous_until: None,
         },
     ])
     .unwrap();

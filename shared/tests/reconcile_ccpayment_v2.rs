@@ -62,6 +62,7 @@ async fn rig_with(sweep: Option<V2SweepConfig>) -> Rig {
             app_id: V2_APP_ID.into(),
             secret: Secret::new(V2_SECRET),
             previous_secret: None,
+            previous_until: None,
         }),
     ));
     config.resend_settle_secs = 0;
@@ -431,11 +432,13 @@ async fn each_account_gets_its_own_share_of_a_runs_sweep_requests() {
                 app_id: V2_APP_ID.into(),
                 secret: Secret::new(V2_SECRET),
                 previous_secret: None,
+                previous_until: None,
             },
             Credentials {
                 app_id: "shop-2".into(),
                 secret: Secret::new("shop-2-secret"),
                 previous_secret: None,
+                previous_until: None,
             },
         ])
         .unwrap(),

@@ -9,6 +9,55 @@ use shared::citypay::order_record_key;
 use support::*;
 use testkit::citypay::{Answer, FakeCityPay};
 
+#[tokio::test]
+async fn a_slow_provider_api_uses_only_its_own_time_budget() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    let (rx, _) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    for i in 0..5 {
+        rx.handle(post(
+            "citypay",
+            CITYPAY_TOKEN,
+            &order(&format!("late-{i}"), "IN_PROGRESS"),
+            None,
+        ))
+        .await;
+    }
+    // CityPay's order API now answers each request after 5 s; the reconciler
+    // waits 2 s for each (its API timeout) but CityPay may have 1 s in all.
+    for i in 0..5 {
+        fake.set(
+            &format!("late-{i}"),
+            Answer::Slow(std::time::Duration::from_secs(5), "CONFIRMED".into()),
+        );
+    }
+    let mut config = reconciler_config(None, &fake.base_url());
+    config.provider_budget = std::time::Duration::from_secs(1);
+    let (reconciler, docs) = reconciler(client.clone(), &table, config);
+    let sum = reconciler.run_at(shared::clock::now_unix()).await;
+    assert_eq!(sum.out_of_time, vec!["citypay".to_string()]);
+    assert!(
+        sum.citypay_checked <= 1,
+        "cut at its budget: {}",
+        sum.citypay_checked
+    );
+    assert!(
+        sum.errors
+            .iter()
+            .any(|e| e.contains("citypay: its 1 s budget")),
+        "{:?}",
+        sum.errors
+    );
+    // The steps after it still ran: the operator's list was counted.
+    assert_eq!(sum.unresolved["unconfirmed"], 0);
+    assert_eq!(sum.unresolved["not_final"], 5);
+    assert!(docs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|d| d["ReconcilerErrors"] == 1.0));
+}
+
 fn order(token: &str, status: &str) -> Vec<u8> {
     format!(r#"{{"type":"order callback","action":"receive_transaction","status":"{status}","order_token":"{token}","transaction_id":"t-{token}"}}"#).into_bytes()
 }

@@ -96,6 +96,7 @@ async fn ccpayment_samples() {
             app_id: manifest["app_id"].as_str().unwrap().into(),
             secret: Secret::new(manifest["app_secret"].as_str().unwrap()),
             previous_secret: None,
+            previous_until: None,
         }),
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
@@ -137,6 +138,7 @@ async fn ccpayment_v2_samples() {
         app_id: app_id.into(),
         secret: Secret::new(secret),
         previous_secret: None,
+        previous_until: None,
     });
     let (rx, docs) = ccpayment_v2_receiver(client.clone(), &table, config);
     let signed_at: i64 = manifest["signed_at"].as_str().unwrap().parse().unwrap();

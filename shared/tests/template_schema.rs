@@ -78,6 +78,19 @@ fn table_matches_the_code() {
             (schema::OPEN_SINCE.into(), "RANGE".into())
         ]
     );
+    assert_eq!(gsis[0]["Projection"]["ProjectionType"], "INCLUDE");
+    let projected: Vec<&str> = gsis[0]["Projection"]["NonKeyAttributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        projected,
+        schema::OPEN_PROJECTION,
+        "the open index projects what the code reads, and no body"
+    );
+    assert!(!projected.contains(&"body"));
     assert_eq!(gsis[1]["IndexName"], schema::CHANGED_INDEX);
     assert_eq!(
         pairs(&gsis[1]["KeySchema"], "AttributeName", "KeyType"),

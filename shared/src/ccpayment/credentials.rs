@@ -16,8 +16,59 @@ use crate::secrets::PLACEHOLDER;
 pub struct Credentials {
     pub app_id: String,
     pub secret: Secret,
-    /// The secret before the last rotation, accepted until it is removed.
+    /// The secret before the last rotation, accepted until `previous_until`.
     pub previous_secret: Option<Secret>,
+    /// Unix seconds after which the previous secret is no longer accepted. Read
+    /// from configuration it is always set: a rotation has an end.
+    pub previous_until: Option<i64>,
+}
+
+impl Credentials {
+    /// The previous secret, if it is still accepted at `now_unix`.
+    pub fn previous_at(&self, now_unix: i64) -> Option<&Secret> {
+        let until = self.previous_until.unwrap_or(i64::MAX);
+        self.previous_secret.as_ref().filter(|_| now_unix < until)
+    }
+}
+
+/// Unix seconds or an RFC 3339 time (`2026-12-31T00:00:00Z`).
+fn parse_until(name: &'static str, text: &str) -> Result<i64, ConfigError> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    aws_sdk_dynamodb::primitives::DateTime::from_str(
+        text,
+        aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime,
+    )
+    .map(|t| t.secs())
+    .map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "the previous secret's end must be Unix seconds or an RFC 3339 time".into(),
+    })
+}
+
+/// A previous secret needs an end; without one it would be accepted for ever.
+fn previous(
+    name: &'static str,
+    secret: Option<String>,
+    until: Option<String>,
+) -> Result<(Option<Secret>, Option<i64>), ConfigError> {
+    let secret = secret
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s != PLACEHOLDER);
+    let Some(secret) = secret else {
+        return Ok((None, None));
+    };
+    let until = until
+        .filter(|u| !u.trim().is_empty())
+        .ok_or(ConfigError::Invalid {
+            name,
+            reason: "a previous App Secret needs its end (app_secret_previous_until, or \
+                     <PREFIX>_APP_SECRET_PREVIOUS_UNTIL): Unix seconds or RFC 3339"
+                .into(),
+        })?;
+    Ok((Some(Secret::new(secret)), Some(parse_until(name, &until)?)))
 }
 
 /// Every account of one API version; App IDs are unique.
@@ -66,6 +117,7 @@ pub struct EnvNames {
     pub app_id: &'static str,
     pub secret: &'static str,
     pub previous: &'static str,
+    pub previous_until: &'static str,
 }
 
 pub const V1_ENV: EnvNames = EnvNames {
@@ -73,6 +125,7 @@ pub const V1_ENV: EnvNames = EnvNames {
     app_id: "CCPAYMENT_APP_ID",
     secret: "CCPAYMENT_APP_SECRET",
     previous: "CCPAYMENT_APP_SECRET_PREVIOUS",
+    previous_until: "CCPAYMENT_APP_SECRET_PREVIOUS_UNTIL",
 };
 
 /// `None` when neither the secret nor the variables are set.
@@ -85,10 +138,16 @@ pub async fn from_env(names: EnvNames) -> Result<Option<Accounts>, ConfigError> 
     let Some(app_id) = config::optional(names.app_id) else {
         return Ok(None);
     };
+    let (previous_secret, previous_until) = previous(
+        names.previous,
+        config::optional(names.previous),
+        config::optional(names.previous_until),
+    )?;
     Ok(Some(Accounts::one(Credentials {
         app_id,
         secret: Secret::new(config::required(names.secret)?.trim()),
-        previous_secret: config::optional(names.previous).map(|p| Secret::new(p.trim())),
+        previous_secret,
+        previous_until,
     })))
 }
 
@@ -99,6 +158,8 @@ struct AccountJson {
     app_secret: String,
     #[serde(default)]
     app_secret_previous: String,
+    #[serde(default)]
+    app_secret_previous_until: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for AccountJson {
@@ -145,13 +206,18 @@ pub fn parse(json: &Secret, name: &'static str) -> Result<Accounts, ConfigError>
                 )));
             }
         }
-        let previous = a.app_secret_previous.trim();
+        let until = a.app_secret_previous_until.as_ref().map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        let (previous_secret, previous_until) =
+            previous(name, Some(a.app_secret_previous.clone()), until)?;
         accounts.push(Credentials {
             app_id: a.app_id.trim().to_string(),
             // A secret pasted with a newline would refuse every delivery.
             secret: Secret::new(a.app_secret.trim()),
-            previous_secret: (!previous.is_empty() && previous != PLACEHOLDER)
-                .then(|| Secret::new(previous)),
+            previous_secret,
+            previous_until,
         });
     }
     Accounts::new(accounts).map_err(invalid)
@@ -175,7 +241,9 @@ mod tests {
         assert_eq!(c.secret.expose(), "s1");
         assert!(c.previous_secret.is_none());
         let pasted = parse(
-            &Secret::new(r#"{"app_id":"a1","app_secret":"s1\n","app_secret_previous":" s0 "}"#),
+            &Secret::new(
+                r#"{"app_id":"a1","app_secret":"s1\n","app_secret_previous":" s0 ","app_secret_previous_until":1800000000}"#,
+            ),
             NAME,
         )
         .unwrap();
@@ -186,11 +254,25 @@ mod tests {
             "a pasted newline is not the secret"
         );
         assert_eq!(c.previous_secret.as_ref().unwrap().expose(), "s0");
+        assert_eq!(c.previous_until, Some(1_800_000_000));
+        assert!(c.previous_at(1_799_999_999).is_some());
+        assert!(c.previous_at(1_800_000_000).is_none(), "past its end");
         let r = parse(
-            &Secret::new(r#"{"app_id":"a1","app_secret":"s2","app_secret_previous":"s1"}"#),
+            &Secret::new(
+                r#"{"app_id":"a1","app_secret":"s2","app_secret_previous":"s1","app_secret_previous_until":"2027-01-01T00:00:00Z"}"#,
+            ),
             NAME,
         )
         .unwrap();
+        assert_eq!(r.get("a1").unwrap().previous_until, Some(1_798_761_600));
+        let endless = parse(
+            &Secret::new(r#"{"app_id":"a1","app_secret":"s2","app_secret_previous":"s1"}"#),
+            NAME,
+        );
+        assert!(
+            endless.is_err(),
+            "a previous secret without an end is refused at start"
+        );
         assert_eq!(
             r.get("a1")
                 .unwrap()

@@ -23,6 +23,9 @@ pub const SUCCESS_BODY: &str = "success";
 /// An authentic delivery whose timestamp is outside the freshness window.
 pub const STALE_FLAG: &str = "stale_timestamp";
 
+/// A delivery signed with the secret before the last rotation, still accepted.
+pub const PREVIOUS_SECRET_FLAG: &str = "previous_secret";
+
 pub const INFO: ProviderInfo = ProviderInfo {
     name: PROVIDER,
     title: "CCPayment",
@@ -98,6 +101,10 @@ impl Provider for Ccpayment {
         let mut delivery = to_delivery(n, &account.app_id, text);
         if verified.age == Age::Stale {
             delivery.flags.insert(STALE_FLAG.into());
+        }
+        // Counted per delivery (FlaggedByReason): when it last matched.
+        if verified.slot == super::SecretSlot::Previous {
+            delivery.flags.insert(PREVIOUS_SECRET_FLAG.into());
         }
         Ok(delivery)
     }

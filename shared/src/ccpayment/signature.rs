@@ -149,7 +149,8 @@ pub(crate) fn verify_with(
         return Err(SignatureError::Malformed);
     }
     let current = digest(&creds.app_id, creds.secret.expose(), ts, body).ct_eq(&given);
-    let previous = creds.previous_secret.as_ref().map_or(Choice::from(0), |p| {
+    // A previous secret past its end is no secret of ours any more.
+    let previous = creds.previous_at(now_unix).map_or(Choice::from(0), |p| {
         digest(&creds.app_id, p.expose(), ts, body).ct_eq(&given)
     });
     let slot = if bool::from(current) {
@@ -181,6 +182,7 @@ mod tests {
             app_id: APP_ID.into(),
             secret: Secret::new(SECRET),
             previous_secret: None,
+            previous_until: None,
         }
     }
 
@@ -357,6 +359,19 @@ mod tests {
             verify(hdr(&with_new), BODY, &c, NOW, FRESHNESS).map(|v| v.slot),
             Ok(SecretSlot::Current)
         );
+        c.previous_until = Some(NOW + 1);
+        assert_eq!(
+            verify(hdr(EXPECTED), BODY, &c, NOW, FRESHNESS).map(|v| v.slot),
+            Ok(SecretSlot::Previous),
+            "until its end"
+        );
+        c.previous_until = Some(NOW);
+        assert_eq!(
+            verify(hdr(EXPECTED), BODY, &c, NOW, FRESHNESS),
+            Err(SignatureError::Mismatch),
+            "never after it"
+        );
+        c.previous_until = None;
         c.previous_secret = None;
         assert_eq!(
             verify(hdr(EXPECTED), BODY, &c, NOW, FRESHNESS),

@@ -42,6 +42,7 @@ pub const ENV: EnvNames = EnvNames {
     app_id: "CCPAYMENT_V2_APP_ID",
     secret: "CCPAYMENT_V2_APP_SECRET",
     previous: "CCPAYMENT_V2_APP_SECRET_PREVIOUS",
+    previous_until: "CCPAYMENT_V2_APP_SECRET_PREVIOUS_UNTIL",
 };
 
 #[derive(Debug, Clone)]
@@ -173,11 +174,19 @@ impl Provider for CcpaymentV2 {
             Envelope::parse(body).map_err(|e| Rejection::unusable("malformed", e.to_string()))?;
         Ok(match envelope {
             Envelope::Activation => Claim::Activation,
-            Envelope::Notification(notification) => Claim::Notification {
-                notification,
-                app_id: account.app_id.clone(),
-                stale: verified.age == Age::Stale,
-            },
+            Envelope::Notification(mut notification) => {
+                // Counted per delivery (FlaggedByReason): when it last matched.
+                if verified.slot == crate::ccpayment::SecretSlot::Previous {
+                    notification
+                        .flags
+                        .insert(crate::ccpayment::receiver::PREVIOUS_SECRET_FLAG.into());
+                }
+                Claim::Notification {
+                    notification,
+                    app_id: account.app_id.clone(),
+                    stale: verified.age == Age::Stale,
+                }
+            }
         })
     }
 

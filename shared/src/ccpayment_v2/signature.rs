@@ -71,6 +71,7 @@ mod tests {
             app_id: APP_ID.into(),
             secret: Secret::new(SECRET),
             previous_secret: None,
+            previous_until: None,
         }
     }
 

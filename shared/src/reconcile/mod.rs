@@ -58,6 +58,9 @@ pub struct ReconcilerConfig {
     pub citypay_sweep: Option<citypay_sweep::CitypaySweepConfig>,
     pub stale_after_secs: i64,
     pub api_timeout: Duration,
+    /// How long each provider's steps may take in one run: a slow provider API
+    /// never uses up the run the others need.
+    pub provider_budget: Duration,
 }
 
 impl ReconcilerConfig {
@@ -123,6 +126,10 @@ impl ReconcilerConfig {
             citypay_sweep: citypay_sweep_from_env().await?,
             stale_after_secs: config::parse_or("STALE_AFTER_SECS", 86_400i64)?,
             api_timeout: Duration::from_secs(5),
+            provider_budget: Duration::from_secs(config::parse_or(
+                "RECONCILER_PROVIDER_BUDGET_SECS",
+                30u64,
+            )?),
         })
     }
 }
@@ -223,6 +230,8 @@ pub struct Summary {
     pub v2_updated: u32,
     pub v2_unconfirmed: u32,
     pub v2_rate_limited: bool,
+    /// Providers whose steps used up their time budget this run.
+    pub out_of_time: Vec<String>,
     pub v2_resend_calls: u32,
     /// Hours marked only by failed signatures left unasked: the rest of the budget
     /// is kept for resends by record id.
@@ -278,6 +287,24 @@ pub enum RunError {
     BadRequest(String),
     #[error("{} step(s) failed: {}", .0.len(), .0.join("; "))]
     Steps(Vec<String>),
+}
+
+/// A provider's steps cut short by their time budget: what they did stays done
+/// (every write is idempotent, every cursor moves only after its work), the rest
+/// waits for the next run.
+fn out_of_time(
+    provider: &str,
+    budget: Duration,
+    result: Result<(), tokio::time::error::Elapsed>,
+    sum: &mut Summary,
+) {
+    if result.is_err() {
+        sum.out_of_time.push(provider.to_string());
+        sum.errors.push(format!(
+            "{provider}: its {} s budget was used up; the rest waits for the next run",
+            budget.as_secs()
+        ));
+    }
 }
 
 impl Reconciler {
@@ -415,39 +442,54 @@ impl Reconciler {
 
     pub async fn run_at(&self, now: i64) -> Summary {
         let mut sum = Summary::default();
-        for (i, (scope, api)) in self.ccpayment.iter().enumerate() {
-            if let Err(e) = self.resend_step(api, scope, now, &mut sum).await {
-                sum.errors.push(format!("resend ({}): {e}", api.app_id()));
-            }
-            if let Err(e) = self.bill_info_step(api, i == 0, now, &mut sum).await {
-                sum.errors
-                    .push(format!("bill/info ({}): {e}", api.app_id()));
-            }
-        }
-        if let Some((api, accounts)) = &self.ccpayment_v2 {
-            if let Err(e) = self.ccpayment_v2_step(api, accounts, now, &mut sum).await {
-                sum.errors.push(format!("ccpayment-v2: {e}"));
-            }
-            if let Some(sweep) = &self.config.v2_sweep {
-                if let Err(e) = self
-                    .ccpayment_v2_sweep_step(api, accounts, sweep, now, &mut sum)
-                    .await
-                {
-                    sum.errors.push(format!("ccpayment-v2 sweep: {e}"));
+        let budget = self.config.provider_budget;
+        let ccpayment = tokio::time::timeout(budget, async {
+            for (i, (scope, api)) in self.ccpayment.iter().enumerate() {
+                if let Err(e) = self.resend_step(api, scope, now, &mut sum).await {
+                    sum.errors.push(format!("resend ({}): {e}", api.app_id()));
+                }
+                if let Err(e) = self.bill_info_step(api, i == 0, now, &mut sum).await {
+                    sum.errors
+                        .push(format!("bill/info ({}): {e}", api.app_id()));
                 }
             }
+        })
+        .await;
+        out_of_time("ccpayment", budget, ccpayment, &mut sum);
+        if let Some((api, accounts)) = &self.ccpayment_v2 {
+            let v2 = tokio::time::timeout(budget, async {
+                if let Err(e) = self.ccpayment_v2_step(api, accounts, now, &mut sum).await {
+                    sum.errors.push(format!("ccpayment-v2: {e}"));
+                }
+                if let Some(sweep) = &self.config.v2_sweep {
+                    if let Err(e) = self
+                        .ccpayment_v2_sweep_step(api, accounts, sweep, now, &mut sum)
+                        .await
+                    {
+                        sum.errors.push(format!("ccpayment-v2 sweep: {e}"));
+                    }
+                }
+            })
+            .await;
+            out_of_time("ccpayment-v2", budget, v2, &mut sum);
         }
-        if let (Some(history), Some(sweep)) = (&self.citypay_history, &self.config.citypay_sweep) {
-            if let Err(e) = self
-                .citypay_sweep_step(history, &self.citypay, sweep, now, &mut sum)
-                .await
+        let citypay = tokio::time::timeout(budget, async {
+            if let (Some(history), Some(sweep)) =
+                (&self.citypay_history, &self.config.citypay_sweep)
             {
-                sum.errors.push(format!("citypay sweep: {e}"));
+                if let Err(e) = self
+                    .citypay_sweep_step(history, &self.citypay, sweep, now, &mut sum)
+                    .await
+                {
+                    sum.errors.push(format!("citypay sweep: {e}"));
+                }
             }
-        }
-        if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
-            sum.errors.push(format!("citypay: {e}"));
-        }
+            if let Err(e) = self.citypay_step(&self.citypay, now, &mut sum).await {
+                sum.errors.push(format!("citypay: {e}"));
+            }
+        })
+        .await;
+        out_of_time("citypay", budget, citypay, &mut sum);
         if let Err(e) = self.unresolved_step(now, &mut sum).await {
             sum.errors.push(format!("unresolved: {e}"));
         }

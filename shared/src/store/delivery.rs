@@ -448,7 +448,8 @@ impl Store {
             .status
             .as_ref()
             .map_or(d.status_text.as_str(), |st| st.name.as_str());
-        let seen = e.name(&format!("seen_{}", attribute_safe(seen_status)));
+        let seen_name = attribute_safe(seen_status);
+        let seen = e.name(&format!("seen_{seen_name}"));
         set.push(format!("{seen} = if_not_exists({seen}, {now})"));
         if let Some(kind) = &d.kind {
             let k = e.name("kind");
@@ -460,7 +461,12 @@ impl Store {
             let v = e.value(s(value));
             set.push(format!("{k} = if_not_exists({k}, {v})"));
         }
-        let mut add = Vec::new();
+        // Every status seen, also as one set the `open` index can project.
+        let mut add = vec![format!(
+            "{} {}",
+            e.name("seen"),
+            e.value(AttributeValue::Ss(vec![seen_name]))
+        )];
         if with_event {
             add.push(format!("{} {}", e.name("event_count"), e.value(n(1))));
         }

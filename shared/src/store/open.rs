@@ -62,16 +62,28 @@ impl OpenRecord {
                 .and_then(|v| v.as_ss().ok())
                 .map(|f| f.iter().cloned().collect())
                 .unwrap_or_default(),
+            // `seen` is projected; `seen_<status>` of records written before it
+            // existed is there only when the item is read from the table.
             seen: item
-                .keys()
-                .filter_map(|k| k.strip_prefix("seen_"))
-                .map(str::to_string)
-                .collect(),
+                .get("seen")
+                .and_then(|v| v.as_ss().ok())
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_else(|| {
+                    item.keys()
+                        .filter_map(|k| k.strip_prefix("seen_"))
+                        .map(str::to_string)
+                        .collect()
+                }),
             acknowledged: item.contains_key(ACKNOWLEDGED_AT),
         })
     }
 
     pub fn attr(&self, name: &str) -> Option<&str> {
+        debug_assert!(
+            super::schema::OPEN_PROJECTION.contains(&name)
+                || [PK, SK, OPEN_PK, OPEN_SINCE].contains(&name),
+            "`{name}` is not in the open index's projection"
+        );
         self.attrs.get(name).map(String::as_str)
     }
 

@@ -12,6 +12,53 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// Sparse index of records whose status is not final yet, for the reconciler.
 pub const OPEN_INDEX: &str = "open";
+
+/// What the `open` index holds of each item beside the keys: what the reconciler
+/// and the operator's list read, never a body (a queue of 5,000 conflicts with
+/// 64 KB bodies would otherwise be 320 MB in a 256 MB function). `template.yaml`
+/// projects the same list (a test holds them equal); reading any other attribute
+/// of an item found through the index is a bug that debug builds report.
+pub const OPEN_PROJECTION: &[&str] = &[
+    "item_type",
+    "provider",
+    "record_key",
+    "kind",
+    "status",
+    "flags",
+    "seen",
+    "lifecycle",
+    "direction",
+    "merchant_ref",
+    "user_ref",
+    "currency",
+    "amount_due",
+    "amount_paid",
+    "payment_order",
+    "amounts_source",
+    "app_id",
+    "merchant_order_id",
+    "expires_at_ms",
+    "order_expired_at",
+    "first_seen_at_ms",
+    "received_at_ms",
+    "acknowledged_at_ms",
+    "held_merchant_ref",
+    "reason_code",
+    "reason",
+    // Resend windows.
+    "state",
+    "start",
+    "end",
+    "manual",
+    "suspect",
+    "unverified",
+    "scheduled",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "webhook_result",
+    "transaction_type",
+];
 pub const OPEN_PK: &str = "open_pk";
 pub const OPEN_SINCE: &str = "open_since";
 /// Sparse index of payment items by the hour of their last change, for replays
@@ -116,7 +163,10 @@ async fn create(client: &Client, table: &str, stream: bool) -> Result<(), aws_sd
         .key_schema(key(OPEN_SINCE, KeyType::Range)?)
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::All)
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    OPEN_PROJECTION.iter().map(|a| (*a).to_string()).collect(),
+                ))
                 .build(),
         )
         .build()?;

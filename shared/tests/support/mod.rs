@@ -89,6 +89,7 @@ pub fn credentials() -> Credentials {
         app_id: APP_ID.into(),
         secret: Secret::new(SECRET),
         previous_secret: None,
+        previous_until: None,
     }
 }
 
@@ -415,6 +416,7 @@ pub fn v2_config(api_base: &str) -> shared::ccpayment_v2::CcpaymentV2Config {
             app_id: V2_APP_ID.into(),
             secret: Secret::new(V2_SECRET),
             previous_secret: None,
+            previous_until: None,
         }),
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
@@ -602,6 +604,7 @@ pub fn reconciler_config(
         citypay_sweep: None,
         stale_after_secs: 86_400,
         api_timeout: Duration::from_secs(2),
+        provider_budget: Duration::from_secs(30),
     }
 }
 
