@@ -88,6 +88,16 @@ impl Kind {
         } else {
             key.to_string()
         };
+        // Each delivery pays its own merchant order, as is typical: one order
+        // taking hundreds of payments is another case (it lists at most 100).
+        if let Some(extend) = v.get_mut("extend").and_then(Value::as_object_mut) {
+            if extend.contains_key("merchant_order_id") {
+                extend.insert(
+                    "merchant_order_id".to_string(),
+                    Value::String(format!("order-{key}")),
+                );
+            }
+        }
         let target = if self == Kind::CcpaymentV2 {
             v.get_mut("msg")
         } else {

@@ -124,8 +124,70 @@ pub async fn overview(
     stale_after_secs: i64,
     max_per_queue: usize,
 ) -> Result<Overview, StoreError> {
-    let mut entries = Vec::new();
+    walk(store, now_ms, stale_after_secs, max_per_queue, None).await
+}
+
+/// As `overview`, every entry counted but only the `keep` oldest kept: memory is a
+/// page of the index and `keep` entries, whatever the backlog (the reconciler).
+pub async fn overview_oldest(
+    store: &Store,
+    now_ms: i64,
+    stale_after_secs: i64,
+    max_per_queue: usize,
+    keep: usize,
+) -> Result<Overview, StoreError> {
+    walk(store, now_ms, stale_after_secs, max_per_queue, Some(keep)).await
+}
+
+/// Counts entries as they come, keeping all of them or only the oldest few.
+struct Tally {
+    now_ms: i64,
+    stale_ms: i64,
+    keep: Option<usize>,
+    entries: Vec<Entry>,
+    counts: BTreeMap<&'static str, Count>,
+}
+
+impl Tally {
+    fn add(&mut self, mut e: Entry) {
+        e.age_secs = (self.now_ms - e.since_ms).max(0) / 1000;
+        e.overdue = self.now_ms - e.since_ms > self.stale_ms;
+        let c = self.counts.entry(e.category.as_str()).or_default();
+        c.total += 1;
+        c.overdue += usize::from(e.overdue);
+        self.entries.push(e);
+        if let Some(keep) = self.keep {
+            if self.entries.len() >= keep.saturating_mul(2).max(1) {
+                self.trim(keep);
+            }
+        }
+    }
+
+    fn trim(&mut self, keep: usize) {
+        self.entries.sort_by_key(|e| (e.since_ms, e.category));
+        self.entries.truncate(keep);
+    }
+}
+
+async fn walk(
+    store: &Store,
+    now_ms: i64,
+    stale_after_secs: i64,
+    max_per_queue: usize,
+    keep: Option<usize>,
+) -> Result<Overview, StoreError> {
+    let mut tally = Tally {
+        now_ms,
+        stale_ms: stale_after_secs.saturating_mul(1000),
+        keep,
+        entries: Vec::new(),
+        counts: Category::ALL
+            .iter()
+            .map(|c| (c.as_str(), Count::default()))
+            .collect(),
+    };
     let mut truncated = Vec::new();
+    // One per scope and hour: few, read whole.
     let (windows, more) = store.open_windows(max_per_queue).await?;
     if more {
         truncated.push(RESEND_WINDOW_QUEUE.to_string());
@@ -136,58 +198,48 @@ pub async fn overview(
             let u = budget::usage(store, &w.scope, now_ms / 1000).await?;
             usages.insert(w.scope.clone(), u);
         }
-        entries.push(window_entry(w, usages.get(&w.scope)));
+        tally.add(window_entry(w, usages.get(&w.scope)));
     }
     for provider in ALL {
         for queue in provider.open_queues {
-            let (records, more) = store.open_all(queue, max_per_queue).await?;
+            let more = store
+                .open_pages(queue, max_per_queue, &mut |records| {
+                    for r in &records {
+                        tally.add(record_entry(provider, queue, r, now_ms));
+                    }
+                })
+                .await?;
             if more {
                 truncated.push((*queue).to_string());
             }
-            entries.extend(
-                records
-                    .iter()
-                    .map(|r| record_entry(provider, queue, r, now_ms)),
-            );
         }
     }
     for queue in [CONFLICT_QUEUE, CLASH_QUEUE, QUARANTINE_QUEUE] {
-        let (records, more) = store.open_all(queue, max_per_queue).await?;
+        let category = match queue {
+            CONFLICT_QUEUE => Category::Conflict,
+            QUARANTINE_QUEUE => Category::Quarantined,
+            _ => Category::TerminalClash,
+        };
+        let more = store
+            .open_pages(queue, max_per_queue, &mut |records| {
+                for r in &records {
+                    let provider = r
+                        .attr("provider")
+                        .and_then(|name| ALL.iter().copied().find(|p| p.name == name));
+                    tally.add(entry_of(category, provider, false, r, now_ms));
+                }
+            })
+            .await?;
         if more {
             truncated.push(queue.to_string());
         }
-        for r in &records {
-            let provider = r
-                .attr("provider")
-                .and_then(|name| ALL.iter().copied().find(|p| p.name == name));
-            let category = match queue {
-                CONFLICT_QUEUE => Category::Conflict,
-                QUARANTINE_QUEUE => Category::Quarantined,
-                _ => Category::TerminalClash,
-            };
-            entries.push(entry_of(category, provider, false, r, now_ms));
-        }
     }
-    let stale_ms = stale_after_secs.saturating_mul(1000);
-    for e in &mut entries {
-        e.age_secs = (now_ms - e.since_ms).max(0) / 1000;
-        e.overdue = now_ms - e.since_ms > stale_ms;
-    }
-    entries.sort_by_key(|e| (e.since_ms, e.category));
-    let mut counts: BTreeMap<&'static str, Count> = Category::ALL
-        .iter()
-        .map(|c| (c.as_str(), Count::default()))
-        .collect();
-    for e in &entries {
-        let c = counts.entry(e.category.as_str()).or_default();
-        c.total += 1;
-        c.overdue += usize::from(e.overdue);
-    }
+    tally.trim(keep.unwrap_or(usize::MAX));
     Ok(Overview {
         at_ms: now_ms,
         stale_after_secs,
-        entries,
-        counts,
+        entries: tally.entries,
+        counts: tally.counts,
         truncated,
     })
 }

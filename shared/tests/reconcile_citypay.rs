@@ -888,3 +888,32 @@ async fn a_rate_limited_sweep_pauses_and_without_an_access_token_there_is_none()
     );
     assert_eq!(no_token.run_at(now).await.citypay_sweep_pages, 0);
 }
+
+#[tokio::test]
+async fn the_reconcilers_count_keeps_only_the_oldest_entries_whatever_the_backlog() {
+    let (client, table) = fresh_table().await;
+    let (rx, _) = alchemy_receiver(client.clone(), &table, "");
+    for i in 0..30 {
+        let body = format!(r#"{{"orderNo":"backlog-{i:02}","status":"INIT"}}"#);
+        let resp = rx
+            .handle(post("alchemypay", ALCHEMY_TOKEN, body.as_bytes(), None))
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let now_ms = shared::clock::now_ms();
+    let all = shared::unresolved::overview(&store, now_ms, 86_400, 1000)
+        .await
+        .unwrap();
+    let oldest = shared::unresolved::overview_oldest(&store, now_ms, 86_400, 1000, 5)
+        .await
+        .unwrap();
+    assert_eq!(all.entries.len(), 30);
+    assert_eq!(oldest.entries.len(), 5, "kept: only the oldest");
+    assert_eq!(oldest.counts, all.counts, "counted: every one");
+    let subjects = |o: &shared::unresolved::Overview| -> Vec<String> {
+        o.entries.iter().map(|e| e.subject.clone()).collect()
+    };
+    assert_eq!(subjects(&oldest), subjects(&all)[..5].to_vec());
+    assert_eq!(oldest.oldest_age_secs(), all.oldest_age_secs());
+}

@@ -23,50 +23,56 @@ pub fn mask_pan(pan: &str) -> String {
     }
 }
 
-/// Every run of 13 to 19 digits (spaces or dashes allowed between them) that
-/// passes Luhn's check, as every card number does, masked to its first 6 and last
-/// 4 digits; everything else as it is. For a body no parser could read.
+/// Every number shaped like a card number masked to its first 6 and last 4 digits,
+/// everything else as it is; for a body no parser could read. Shaped like one: 13
+/// to 19 digits passing Luhn's check (as every card number does), written either
+/// without a break or in groups split by single spaces or dashes.
 pub fn mask_card_numbers(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+    let mut out = chars.clone();
+    let is_digit = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let mut mask = |positions: &[usize]| {
+        let n = positions.len();
+        let digits = positions.iter().filter_map(|p| chars.get(*p));
+        if (13..=19).contains(&n) && luhn(digits) {
+            for p in positions.iter().skip(6).take(n - 10) {
+                if let Some(c) = out.get_mut(*p) {
+                    *c = '*';
+                }
+            }
+        }
+    };
     let mut i = 0;
     while i < chars.len() {
-        if !chars.get(i).is_some_and(char::is_ascii_digit) {
-            out.extend(chars.get(i));
+        if !is_digit(i) {
             i += 1;
             continue;
         }
-        // The run: digits, with single separators between them.
-        let mut end = i;
-        let mut digits = Vec::new();
+        // A group: digits, with single separators between them.
+        let mut group = Vec::new();
+        let mut run = Vec::new();
         let mut j = i;
-        while let Some(c) = chars.get(j) {
-            if c.is_ascii_digit() {
-                digits.push(j);
-                end = j + 1;
-            } else if !(matches!(c, ' ' | '-')
-                && chars.get(j + 1).is_some_and(char::is_ascii_digit)
-                && chars
-                    .get(j.wrapping_sub(1))
-                    .is_some_and(char::is_ascii_digit))
+        while j < chars.len() {
+            if is_digit(j) {
+                group.push(j);
+                run.push(j);
+            } else if matches!(chars.get(j), Some(' ' | '-'))
+                && is_digit(j + 1)
+                && is_digit(j.wrapping_sub(1))
             {
+                // Each unbroken run inside the group is judged too.
+                mask(&run);
+                run.clear();
+            } else {
                 break;
             }
             j += 1;
         }
-        let run: Vec<char> = chars.get(i..end).unwrap_or_default().to_vec();
-        let n = digits.len();
-        let is_card = (13..=19).contains(&n) && luhn(digits.iter().filter_map(|k| chars.get(*k)));
-        for (pos, c) in run.iter().enumerate() {
-            let index = digits.iter().position(|k| *k == i + pos);
-            match index {
-                Some(d) if is_card && d >= 6 && d < n - 4 => out.push('*'),
-                _ => out.push(*c),
-            }
-        }
-        i = end;
+        mask(&run);
+        mask(&group);
+        i = j;
     }
-    out
+    out.into_iter().collect()
 }
 
 fn luhn<'a>(digits: impl DoubleEndedIterator<Item = &'a char>) -> bool {

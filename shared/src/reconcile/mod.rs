@@ -500,11 +500,13 @@ impl Reconciler {
     /// Everything still unresolved, counted per category for the dashboard; what is
     /// overdue is logged (the first 20) so a human can look without the list.
     async fn unresolved_step(&self, now: i64, sum: &mut Summary) -> Result<(), StoreError> {
-        let overview = crate::unresolved::overview(
+        // Counted page by page; only the oldest few are kept, for the log.
+        let overview = crate::unresolved::overview_oldest(
             &self.store,
             now * 1000,
             self.config.stale_after_secs,
             UNRESOLVED_PER_QUEUE,
+            20,
         )
         .await?;
         for e in overview.entries.iter().filter(|e| e.overdue).take(20) {

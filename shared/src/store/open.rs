@@ -201,6 +201,46 @@ impl Store {
         Ok((items, more))
     }
 
+    /// The records of `queue`, oldest first, up to `max`, handed over a page at a
+    /// time (at most 1 MB each), so a reader keeps no more than it wants of a long
+    /// queue; `true` when there are more than `max`.
+    pub async fn open_pages(
+        &self,
+        queue: &str,
+        max: usize,
+        on_page: &mut (dyn FnMut(Vec<OpenRecord>) + Send),
+    ) -> Result<bool, StoreError> {
+        let query = self.queue_query(queue);
+        let mut handed = 0;
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            let items = page.items();
+            let room = max.saturating_sub(handed);
+            if items.len() > room {
+                on_page(
+                    items
+                        .iter()
+                        .take(room)
+                        .filter_map(OpenRecord::from_item)
+                        .collect(),
+                );
+                return Ok(true);
+            }
+            handed += items.len();
+            on_page(items.iter().filter_map(OpenRecord::from_item).collect());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(false);
+            }
+        }
+    }
+
     /// Every record of `queue`, oldest first, up to `max`; `true` when there are more.
     pub async fn open_all(
         &self,
