@@ -275,14 +275,7 @@ impl Backend {
                 report.outcome = Outcome::Quarantined;
                 response::text(StatusCode::OK, success_body)
             }
-            Err(e) => {
-                report.outcome = Outcome::StoreFailed;
-                report.reason = Some(e.to_string());
-                response::text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage unavailable, retry later",
-                )
-            }
+            Err(e) => unavailable(e, &mut report),
         };
         finish(resp, report, started, &self.metrics)
     }
@@ -348,15 +341,18 @@ pub fn stored(
             };
             response::text(StatusCode::OK, success_body)
         }
-        Err(e) => {
-            report.outcome = Outcome::StoreFailed;
-            report.reason = Some(e.to_string());
-            response::text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage unavailable, retry later",
-            )
-        }
+        Err(e) => unavailable(e, &mut report),
     }
+}
+
+/// Nothing durable: 503, so the provider retries; never the success body.
+fn unavailable(e: StoreError, report: &mut Report) -> Response<Body> {
+    report.outcome = Outcome::StoreFailed;
+    report.reason = Some(e.to_string());
+    response::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage unavailable, retry later",
+    )
 }
 
 pub fn finish(
