@@ -341,7 +341,7 @@ pub fn stored(
             };
             response::text(StatusCode::OK, success_body)
         }
-        Err(e) => unavailable(e, &mut report),
+        Err(e) => unavailable(e, report),
     }
 }
 
