@@ -24,7 +24,7 @@ async fn ccpayment_credentials_and_path_tokens_are_read_from_secrets_manager() {
     let fake = FakeSecretsManager::start().await;
     let sm = client(&fake.endpoint()).await;
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stack/ccpayment-AbCdEf";
-    fake.put(arn, r#"{"app_id":"202302010636261620672405236006912","app_secret":"s-new","app_secret_previous":"s-old"}"#);
+    fake.put(arn, r#"{"app_id":"202302010636261620672405236006912","app_secret":"s-new","app_secret_previous":"s-old","app_secret_previous_until":"2027-01-01T00:00:00Z"}"#);
     let json = secrets::fetch(&sm, "CCPAYMENT_SECRET_ARN", arn)
         .await
         .unwrap();
@@ -36,6 +36,7 @@ async fn ccpayment_credentials_and_path_tokens_are_read_from_secrets_manager() {
     assert_eq!(creds.app_id, "202302010636261620672405236006912");
     assert_eq!(creds.secret.expose(), "s-new");
     assert_eq!(creds.previous_secret.unwrap().expose(), "s-old");
+    assert_eq!(creds.previous_until, Some(1_798_761_600));
 
     let token_arn =
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:stack/alchemypay-path-token-XyZ";
