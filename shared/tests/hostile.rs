@@ -111,6 +111,24 @@ fn ccpayment_cases() -> Vec<Case> {
             "`paid_amount` is not a decimal",
         ),
         case(
+            "a flag as a number",
+            signed(
+                br#"{"record_id":"1","pay_status":"success","merchant_pays_fee":1}"#,
+                NOW,
+            ),
+            KEPT,
+            "`merchant_pays_fee` must be a boolean",
+        ),
+        case(
+            "a rate as a dash",
+            signed(
+                br#"{"record_id":"1","pay_status":"success","fiat_rate":"-"}"#,
+                NOW,
+            ),
+            KEPT,
+            "`fiat_rate` is not a decimal",
+        ),
+        case(
             "huge numeric amount",
             signed(
                 br#"{"record_id":"1","pay_status":"success","paid_amount":1e400}"#,
