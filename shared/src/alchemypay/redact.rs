@@ -28,6 +28,19 @@ pub fn mask_pan(pan: &str) -> String {
 /// to 19 digits passing Luhn's check (as every card number does), written either
 /// without a break or in groups split by single spaces or dashes.
 pub fn mask_card_numbers(text: &str) -> String {
+    // Masking part of a long group can leave a shorter one shaped like a card
+    // number: masked again until nothing changes (each round only masks digits).
+    let mut current = text.to_string();
+    loop {
+        let next = mask_once(&current);
+        if next == current {
+            return next;
+        }
+        current = next;
+    }
+}
+
+fn mask_once(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = chars.clone();
     let is_digit = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
@@ -106,6 +119,16 @@ mod tests {
             mask_card_numbers("not json 5555555555554444 {"),
             "not json 555555******4444 {"
         );
+        // A card number followed by more digits after a dash is still found.
+        assert_eq!(
+            mask_card_numbers("4111111111111111-12"),
+            "411111******1111-12"
+        );
+        // What masking part of a long group leaves is judged again (found by the
+        // fuzz target): masking is stable.
+        let long = "2023090106980 301606980 301";
+        let once = mask_card_numbers(long);
+        assert_eq!(mask_card_numbers(&once), once);
     }
 
     #[test]
