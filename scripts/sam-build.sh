@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `sam build` for the whole application: every function as arm64 release
-# binaries built by cargo-lambda (zig links for aarch64; no Docker). Installs what
-# is missing first. Extra arguments go to `sam build`.
+# `sam build` for the whole application: every function as an arm64 release
+# binary, all built by one cargo-lambda invocation from the Makefile (zig links for
+# aarch64; no Docker). Installs what is missing first. Extra arguments go to
+# `sam build`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -17,8 +18,9 @@ if ! rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$'; the
   rustup target add aarch64-unknown-linux-gnu
 fi
 
-export SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
+command -v make >/dev/null || { echo "make is required (BuildMethod: makefile)" >&2; exit 1; }
+export SAM_CLI_TELEMETRY=0
 start=$(date +%s)
-sam build --beta-features "$@"
+sam build "$@"
 log "sam build took $(( $(date +%s) - start )) s"
 python3 "$ROOT/scripts/sizes.py"

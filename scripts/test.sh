@@ -16,11 +16,23 @@ log "starting moto (EventBridge, SQS) on port $moto_port"
 start_moto "$moto_port" "$CARGO_TARGET_DIR/moto-test.log"
 trap 'kill "$DYNAMODB_PID" "$MOTO_PID" 2>/dev/null || true' EXIT
 
-log "cargo test --workspace"
+# Every AWS call a function's code makes is recorded here (testkit::calls), then
+# held against the function's IAM policy in template.yaml by the last test.
+export AWS_CALLS_DIR="$CARGO_TARGET_DIR/aws-calls"
+rm -rf "$AWS_CALLS_DIR" && mkdir -p "$AWS_CALLS_DIR"
+
+log "tests of the whole workspace"
 out="$CARGO_TARGET_DIR/test-output.log"
 set +e
-cargo test --workspace --tests "$@" 2>&1 | tee "$out"
+# cargo test's own build, then the binaries two at a time (scripts/run_tests.py).
+python3 scripts/run_tests.py "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
+if [ "$status" = 0 ]; then
+  log "IAM policies against the recorded calls"
+  cargo test -p shared --test template_schema "$@" -- --ignored --nocapture \
+    every_recorded_call_is_granted_and_every_grant_is_used 2>&1 | tee -a "$out"
+  status=${PIPESTATUS[0]}
+fi
 set -e
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 }

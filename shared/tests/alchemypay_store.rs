@@ -262,7 +262,7 @@ async fn the_lookup_shows_a_card_order_and_its_history_without_card_numbers_or_m
         rx.handle(post("alchemypay", ALCHEMY_TOKEN, &body(name), None))
             .await;
     }
-    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let store = shared::store::Store::new(as_function(&client, "PaymentsApiFunction"), &table, 90);
     let resp = shared::lookup::handle(&store, &get(&format!("/payments/{ORDER}"))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let text = body_text(&resp);

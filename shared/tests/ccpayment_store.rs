@@ -690,7 +690,7 @@ async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_canno
     ] {
         assert_eq!(rx.handle_at(signed(&body, NOW), NOW).await.status(), 200);
     }
-    let store = shared::store::Store::new(client.clone(), &table, 90);
+    let store = shared::store::Store::new(as_function(&client, "PaymentsApiFunction"), &table, 90);
     let json = |resp: lambda_http::Response<lambda_http::Body>| {
         serde_json::from_str::<serde_json::Value>(&body_text(&resp)).unwrap()
     };

@@ -70,12 +70,15 @@ async fn run(p: &mut StreamPoller, publisher: &Publisher) {
 async fn ordered_publisher(b: &LocalBus) -> (Publisher, String) {
     let fifo = b.create_fifo_queue(&b.bus).await.unwrap();
     let publisher = Publisher::new(
-        b.eventbridge.clone(),
+        testkit::calls::eventbridge_as(&b.eventbridge, "PublisherFunction"),
         &b.bus,
         "payment-webhooks",
         Metrics::memory().0,
     )
-    .with_ordered_queue(shared::publish::OrderedQueue::new(b.sqs.clone(), &fifo));
+    .with_ordered_queue(shared::publish::OrderedQueue::new(
+        testkit::calls::sqs_as(&b.sqs, "PublisherFunction"),
+        &fifo,
+    ));
     (publisher, fifo)
 }
 
@@ -102,7 +105,12 @@ async fn every_change_is_one_event_in_order_and_a_redelivery_has_the_same_id() {
     let (rx, _) = receiver(client.clone(), &table);
     let b = bus("out").await;
     let (metrics, docs) = Metrics::memory();
-    let publisher = Publisher::new(b.eventbridge.clone(), &b.bus, "payment-webhooks", metrics);
+    let publisher = Publisher::new(
+        testkit::calls::eventbridge_as(&b.eventbridge, "PublisherFunction"),
+        &b.bus,
+        "payment-webhooks",
+        metrics,
+    );
 
     for body in [
         deposit("r1", "pending", "0.1"),

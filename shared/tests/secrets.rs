@@ -74,3 +74,55 @@ async fn a_missing_secret_or_the_template_placeholder_stops_the_cold_start() {
         .to_string();
     assert!(err.contains("not filled in yet"), "{err}");
 }
+
+/// Each receiver reads, at cold start, the secret its template environment variable
+/// names: the read goes through the same `secrets::fetch` as the function's, signed
+/// as that function, so the policy check (`template_schema.rs`) sees the call.
+#[tokio::test]
+async fn each_receiver_reads_the_secret_its_template_variable_names() {
+    let template: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap(),
+    )
+    .unwrap();
+    let fake = FakeSecretsManager::start().await;
+    for (function, variable) in [
+        ("CcpaymentWebhookFunction", credentials::V1_ENV.arn),
+        (
+            "CcpaymentV2WebhookFunction",
+            shared::ccpayment_v2::receiver::ENV.arn,
+        ),
+        (
+            "AlchemypayWebhookFunction",
+            "ALCHEMYPAY_PATH_TOKEN_SECRET_ARN",
+        ),
+        ("CitypayWebhookFunction", "CITYPAY_PATH_TOKEN_SECRET_ARN"),
+    ] {
+        let value =
+            &template["Resources"][function]["Properties"]["Environment"]["Variables"][variable];
+        let serde_yaml::Value::Tagged(tagged) = value else {
+            panic!("{function}: {variable} is not a !Ref to a secret: {value:?}");
+        };
+        let secret = tagged.value.as_str().unwrap();
+        assert_eq!(
+            template["Resources"][secret]["Type"], "AWS::SecretsManager::Secret",
+            "{function}: {variable}"
+        );
+        let arn = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret}-AbCdEf");
+        fake.put(&arn, "filled");
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(fake.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                format!("{}{function}", testkit::calls::ACCESS_KEY_PREFIX),
+                "local",
+                None,
+                None,
+                "test",
+            ))
+            .load()
+            .await;
+        let sm = aws_sdk_secretsmanager::Client::new(&conf);
+        let value = secrets::fetch(&sm, variable, &arn).await.unwrap();
+        assert_eq!(value.expose(), "filled");
+    }
+}

@@ -131,10 +131,7 @@ fn every_receiver_is_routed_and_built_with_cargo_lambda() {
         let resource = p.resource;
         let package = p.function;
         let f = &t["Resources"][resource];
-        assert_eq!(
-            f["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{resource}: missing from template.yaml, or not built with cargo lambda"
-        );
+        assert_built_by_makefile(&t, resource, package);
         assert_eq!(
             f["Properties"]["CodeUri"],
             format!("functions/{package}").as_str()
@@ -238,7 +235,7 @@ fn the_dashboard_body_is_json_and_shows_the_reconciler_metrics() {
 fn reconciler_runs_on_a_schedule_one_at_a_time() {
     let t = template();
     let f = &t["Resources"]["ReconcilerFunction"];
-    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_built_by_makefile(&t, "ReconcilerFunction", "reconciler");
     assert_eq!(f["Properties"]["CodeUri"], "functions/reconciler");
     assert_eq!(f["Properties"]["ReservedConcurrentExecutions"], 1);
     let schedule = &f["Properties"]["Events"]["Schedule"];
@@ -354,8 +351,37 @@ fn every_function_has_a_route_or_a_schedule() {
                 || e["Type"] == "DynamoDB"),
             "{name} has neither a route, a schedule nor a stream"
         );
-        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let package = f["Properties"]["CodeUri"]
+            .as_str()
+            .and_then(|c| c.strip_prefix("functions/"))
+            .unwrap_or_else(|| panic!("{name}: CodeUri outside functions/"));
+        assert_built_by_makefile(&t, name.as_str(), package);
     }
+}
+
+/// `sam build` runs the Makefile's `build-<resource>` target in the repository
+/// root; it must copy this function's own binary, built with every other one.
+fn assert_built_by_makefile(t: &serde_yaml::Value, resource: &str, package: &str) {
+    let meta = &t["Resources"][resource]["Metadata"];
+    assert_eq!(
+        meta["BuildMethod"], "makefile",
+        "{resource}: missing from template.yaml, or not built by the Makefile"
+    );
+    assert_eq!(meta["ContextPath"], ".", "{resource}");
+    assert_eq!(meta["WorkingDirectory"], ".", "{resource}");
+    let makefile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile")).unwrap();
+    let target = format!("build-{resource}:\n\t$(call artifact,{package})\n");
+    assert!(makefile.contains(&target), "Makefile lacks {target:?}");
+    let functions = makefile
+        .split("FUNCTIONS :=")
+        .nth(1)
+        .and_then(|rest| rest.split("\nLAMBDA_DIR").next())
+        .unwrap();
+    assert!(
+        functions.split_whitespace().any(|f| f == package),
+        "{package} is not in the Makefile's FUNCTIONS"
+    );
 }
 
 #[test]
@@ -600,4 +626,200 @@ fn the_ordered_queue_is_opt_in_fifo_and_fed_by_the_publisher() {
         t["Outputs"]["PaymentEventsOrderedQueueUrl"]["Condition"],
         "OrderedQueueOn"
     );
+}
+
+/// The IAM actions one recorded call needs (service authorization reference:
+/// a transaction is authorized per item action; a batch read as BatchGetItem).
+fn needed_actions(service: &str, operation: &str, part: Option<&str>) -> Vec<&'static str> {
+    match (service, operation, part) {
+        ("DynamoDB", "GetItem", _) => vec!["dynamodb:GetItem"],
+        ("DynamoDB", "PutItem", _) => vec!["dynamodb:PutItem"],
+        ("DynamoDB", "UpdateItem", _) => vec!["dynamodb:UpdateItem"],
+        ("DynamoDB", "DeleteItem", _) => vec!["dynamodb:DeleteItem"],
+        ("DynamoDB", "Query", _) => vec!["dynamodb:Query"],
+        ("DynamoDB", "Scan", _) => vec!["dynamodb:Scan"],
+        ("DynamoDB", "BatchGetItem", _) => vec!["dynamodb:BatchGetItem"],
+        ("DynamoDB", "BatchWriteItem", _) => vec!["dynamodb:BatchWriteItem"],
+        ("DynamoDB", "TransactWriteItems", Some("Put")) => vec!["dynamodb:PutItem"],
+        ("DynamoDB", "TransactWriteItems", Some("Update")) => vec!["dynamodb:UpdateItem"],
+        ("DynamoDB", "TransactWriteItems", Some("Delete")) => vec!["dynamodb:DeleteItem"],
+        ("DynamoDB", "TransactWriteItems", Some("ConditionCheck")) => {
+            vec!["dynamodb:ConditionCheckItem"]
+        }
+        ("DynamoDB", "TransactGetItems", Some("Get")) => vec!["dynamodb:GetItem"],
+        ("EventBridge", "PutEvents", _) => vec!["events:PutEvents"],
+        // A batch is authorized as SendMessage.
+        ("SQS", "SendMessage" | "SendMessageBatch", _) => vec!["sqs:SendMessage"],
+        ("Secrets Manager", "GetSecretValue", _) => vec!["secretsmanager:GetSecretValue"],
+        other => panic!("no IAM mapping for {other:?}: add it to needed_actions"),
+    }
+}
+
+/// Granted actions no test can perform, and why.
+const NOT_EXERCISED: &[(&str, &str, &str, &str)] = &[
+    (
+        "PublisherFunction",
+        "s3:PutObject",
+        "bucket/*",
+        "written by Lambda's stream mapping (its on-failure destination) with the function's role, not by the code",
+    ),
+    (
+        "PublisherFunction",
+        "s3:ListBucket",
+        "bucket",
+        "the on-failure destination's check of the bucket, by Lambda with the function's role",
+    ),
+];
+
+/// A policy resource as the recorder names it: `table`, `index/open`, `bus`,
+/// `queue`, `bucket`, `bucket/*`, `secret/<logical id>`.
+fn resource_name(t: &Value, v: &Value) -> String {
+    let kind_of = |logical: &str| match t["Resources"][logical]["Type"].as_str().unwrap_or_default()
+    {
+        "AWS::DynamoDB::Table" => "table",
+        "AWS::Events::EventBus" => "bus",
+        "AWS::SQS::Queue" => "queue",
+        "AWS::S3::Bucket" => "bucket",
+        other => panic!("{logical}: no resource kind for {other}"),
+    };
+    match v {
+        Value::Tagged(tag) if tag.tag == "GetAtt" => {
+            let text = tag.value.as_str().unwrap();
+            kind_of(text.split('.').next().unwrap()).to_string()
+        }
+        Value::Tagged(tag) if tag.tag == "Ref" => {
+            let logical = tag.value.as_str().unwrap();
+            assert_eq!(
+                t["Resources"][logical]["Type"], "AWS::SecretsManager::Secret",
+                "{logical}"
+            );
+            format!("secret/{logical}")
+        }
+        Value::Tagged(tag) if tag.tag == "Sub" => {
+            let text = tag.value.as_str().unwrap();
+            let (head, rest) = text.trim_start_matches("${").split_once(".Arn}").unwrap();
+            match (kind_of(head), rest.strip_prefix("/index/")) {
+                ("table", Some(index)) => format!("index/{index}"),
+                (kind, _) => format!("{kind}{rest}"),
+            }
+        }
+        other => panic!("unexpected policy resource {other:?}"),
+    }
+}
+
+/// Every (action, resource) a function's own policies grant, with every provider on.
+fn grants(t: &Value, function: &Value) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            let statement = deployed(statement);
+            assert_eq!(statement["Effect"], "Allow");
+            let actions: Vec<&str> = match &statement["Action"] {
+                Value::String(a) => vec![a.as_str()],
+                list => list
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect(),
+            };
+            let resources: Vec<&Value> = match &statement["Resource"] {
+                Value::Sequence(list) => list.iter().collect(),
+                one => vec![one],
+            };
+            for a in &actions {
+                for r in &resources {
+                    out.insert((a.to_string(), resource_name(t, r)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Run by `scripts/test.sh` after every other test, over the calls they recorded
+/// (`testkit::calls`): each call a function's code made is granted by its policy on
+/// the resource it touched, and each grant is used by some call or listed in
+/// `NOT_EXERCISED` with its reason.
+#[test]
+#[ignore = "reads the calls the whole suite recorded; scripts/test.sh runs it last"]
+fn every_recorded_call_is_granted_and_every_grant_is_used() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let dir = std::env::var(testkit::calls::DIR_VAR)
+        .expect("AWS_CALLS_DIR: the directory the suite recorded its calls in");
+    let mut calls: BTreeSet<(String, String, String, String, Option<String>)> = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            calls.insert((
+                s("function"),
+                s("service"),
+                s("operation"),
+                s("resource"),
+                v["part"].as_str().map(str::to_string),
+            ));
+        }
+    }
+    let t = template();
+    let fns: BTreeMap<String, &Value> = functions(&t).into_iter().collect();
+    let mut used: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    println!(
+        "{:28} {:16} {:20} {:28} needs",
+        "function", "service", "operation", "resource"
+    );
+    for (function, service, operation, resource, part) in &calls {
+        let Some(f) = fns.get(function) else {
+            problems.push(format!(
+                "{function}: recorded, but no such function in template.yaml"
+            ));
+            continue;
+        };
+        let granted = grants(&t, f);
+        let op = match part {
+            Some(p) => format!("{operation}.{p}"),
+            None => operation.clone(),
+        };
+        let needed = needed_actions(service, operation, part.as_deref());
+        println!(
+            "{function:28} {service:16} {op:20} {resource:28} {}",
+            needed.join(", ")
+        );
+        for action in needed {
+            let key = (action.to_string(), resource.clone());
+            if !granted.contains(&key) {
+                problems.push(format!(
+                    "{function} performs {service} {op} on {resource}: {action} is not granted on it"
+                ));
+            }
+            used.entry(function.clone()).or_default().insert(key);
+        }
+    }
+    for (name, f) in &fns {
+        for (action, resource) in grants(&t, f) {
+            let performed = used
+                .get(name)
+                .is_some_and(|u| u.contains(&(action.clone(), resource.clone())));
+            let excused = NOT_EXERCISED
+                .iter()
+                .any(|(f, a, r, _)| f == name && *a == action && *r == resource);
+            if !performed && !excused {
+                problems.push(format!(
+                    "{name} is granted {action} on {resource}, which no test performs: \
+                     remove it, or list it in NOT_EXERCISED with the reason"
+                ));
+            }
+            if performed && excused {
+                problems.push(format!(
+                    "{name}: {action} on {resource} is performed; drop it from NOT_EXERCISED"
+                ));
+            }
+        }
+    }
+    for (f, a, r, why) in NOT_EXERCISED {
+        println!("{f:28} granted, not exercised here: {a} on {r} ({why})");
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::indexing_slicing)]
 
 pub mod bus;
+pub mod calls;
 pub mod ccpayment;
 pub mod ccpayment_v2;
 pub mod citypay;

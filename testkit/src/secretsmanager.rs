@@ -1,6 +1,7 @@
 //! AWS Secrets Manager's `GetSecretValue` (JSON 1.1 protocol): `POST /` with
 //! `X-Amz-Target: secretsmanager.GetSecretValue` and `{"SecretId": ...}`; an unknown
-//! id answers 400 `ResourceNotFoundException`.
+//! id answers 400 `ResourceNotFoundException`. A request signed with the access key
+//! id `as-<Function>` is recorded as that function's call (`crate::calls`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,19 @@ impl Respond for Secrets {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let id = body["SecretId"].as_str().unwrap_or_default().to_string();
+        let function = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::calls::role_of_access_key);
+        if let Some(function) = function {
+            crate::calls::record(
+                &function,
+                "Secrets Manager",
+                "GetSecretValue",
+                &crate::calls::touched("GetSecretValue", &body),
+            );
+        }
         let value = self.0.lock().ok().and_then(|m| m.get(&id).cloned());
         match value {
             Some(v) => ResponseTemplate::new(200)

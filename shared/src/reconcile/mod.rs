@@ -61,31 +61,84 @@ pub struct ReconcilerConfig {
     /// How long each provider's steps may take in one run: a slow provider API
     /// never uses up the run the others need.
     pub provider_budget: Duration,
+    /// Providers deployed but not (fully) configured: their steps that need the
+    /// missing part are skipped, every other provider's steps run.
+    pub unconfigured: Vec<Unconfigured>,
+}
+
+/// What a deployed provider lacks, said once per run in the log and as the
+/// `ProviderUnconfigured` metric (and its alarm). Never holds a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unconfigured {
+    pub provider: &'static str,
+    pub reason: String,
+}
+
+impl Unconfigured {
+    fn new(provider: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            provider,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// CityPay is deployed when the template gave the reconciler any of its settings
+/// (with `EnableCitypay` false it gives none).
+fn citypay_deployed() -> bool {
+    [
+        "CITYPAY_ACCESS_TOKEN_SECRET_ARN",
+        "CITYPAY_ACCESS_TOKEN",
+        "CITYPAY_CUSTOMER_ID",
+    ]
+    .into_iter()
+    .any(|name| config::optional(name).is_some())
 }
 
 impl ReconcilerConfig {
+    /// Fails only on settings every provider shares; a provider whose secret is
+    /// missing, unreadable or still the placeholder is listed in `unconfigured`.
     pub async fn load() -> Result<Self, ConfigError> {
-        let ccpayment =
-            crate::ccpayment::credentials::from_env(crate::ccpayment::credentials::V1_ENV)
-                .await?
-                .map(|credentials| {
-                    (
-                        config::optional("CCPAYMENT_API_BASE")
-                            .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
-                        credentials,
-                    )
-                });
-        let ccpayment_v2 =
-            crate::ccpayment::credentials::from_env(crate::ccpayment_v2::receiver::ENV)
-                .await?
-                .map(|accounts| {
-                    (
-                        config::optional("CCPAYMENT_V2_API_BASE").unwrap_or_else(|| {
-                            crate::ccpayment_v2::api::DEFAULT_API_BASE.to_string()
-                        }),
-                        accounts,
-                    )
-                });
+        let mut unconfigured = Vec::new();
+        let credentials = |provider, names| async move {
+            crate::ccpayment::credentials::from_env(names)
+                .await
+                .map_err(|e| Unconfigured::new(provider, e))
+        };
+        let v1 = credentials(
+            crate::ccpayment::PROVIDER,
+            crate::ccpayment::credentials::V1_ENV,
+        )
+        .await;
+        let v2 = credentials(
+            crate::ccpayment_v2::PROVIDER,
+            crate::ccpayment_v2::receiver::ENV,
+        )
+        .await;
+        let ccpayment = v1
+            .unwrap_or_else(|u| {
+                unconfigured.push(u);
+                None
+            })
+            .map(|credentials| {
+                (
+                    config::optional("CCPAYMENT_API_BASE")
+                        .unwrap_or_else(|| crate::ccpayment::api::DEFAULT_API_BASE.to_string()),
+                    credentials,
+                )
+            });
+        let ccpayment_v2 = v2
+            .unwrap_or_else(|u| {
+                unconfigured.push(u);
+                None
+            })
+            .map(|accounts| {
+                (
+                    config::optional("CCPAYMENT_V2_API_BASE")
+                        .unwrap_or_else(|| crate::ccpayment_v2::api::DEFAULT_API_BASE.to_string()),
+                    accounts,
+                )
+            });
         let daily_cap = config::parse_or("CCPAYMENT_RESEND_DAILY_CAP", 24u32)?;
         if !(1..=25).contains(&daily_cap) {
             return Err(ConfigError::Invalid {
@@ -93,6 +146,37 @@ impl ReconcilerConfig {
                 reason: "CCPayment allows at most 25 calls a day".into(),
             });
         }
+        let citypay_on = citypay_deployed();
+        let citypay_customer_id = match config::optional("CITYPAY_CUSTOMER_ID") {
+            None if citypay_on => {
+                unconfigured.push(Unconfigured::new(
+                    crate::citypay::PROVIDER,
+                    "CITYPAY_CUSTOMER_ID is not set (template parameter CitypayCustomerId): \
+                     no order can be confirmed",
+                ));
+                None
+            }
+            None => None,
+            Some(_) => crate::citypay::receiver::customer_id().unwrap_or_else(|e| {
+                unconfigured.push(Unconfigured::new(crate::citypay::PROVIDER, e));
+                None
+            }),
+        };
+        let citypay_sweep = match citypay_sweep_from_env().await {
+            Ok(None) if citypay_on => {
+                unconfigured.push(Unconfigured::new(
+                    crate::citypay::PROVIDER,
+                    "the API access token is still the placeholder: the order-history \
+                     sweep is off",
+                ));
+                None
+            }
+            Ok(sweep) => sweep,
+            Err(e) => {
+                unconfigured.push(Unconfigured::new(crate::citypay::PROVIDER, e));
+                None
+            }
+        };
         Ok(Self {
             ccpayment,
             ccpayment_v2,
@@ -108,7 +192,7 @@ impl ReconcilerConfig {
             v2_sweep: v2_sweep_from_env()?,
             citypay_api_base: config::optional("CITYPAY_API_BASE")
                 .unwrap_or_else(|| crate::citypay::order_api::DEFAULT_API_BASE.to_string()),
-            citypay_customer_id: crate::citypay::receiver::customer_id()?,
+            citypay_customer_id,
             budget: Budget {
                 daily_cap,
                 // One call a minute, with a second of margin for clock skew.
@@ -123,13 +207,14 @@ impl ReconcilerConfig {
                 "CITYPAY_LATE_PAYMENT_GRACE_SECS",
                 6 * 3600i64,
             )?,
-            citypay_sweep: citypay_sweep_from_env().await?,
+            citypay_sweep,
             stale_after_secs: config::parse_or("STALE_AFTER_SECS", 86_400i64)?,
             api_timeout: Duration::from_secs(5),
             provider_budget: Duration::from_secs(config::parse_or(
                 "RECONCILER_PROVIDER_BUDGET_SECS",
                 30u64,
             )?),
+            unconfigured,
         })
     }
 }
@@ -259,6 +344,9 @@ pub struct Summary {
     pub unresolved: BTreeMap<String, usize>,
     pub unresolved_overdue: BTreeMap<String, usize>,
     pub oldest_unresolved_age_secs: i64,
+    /// Deployed providers whose configuration is missing a part: what they
+    /// could not do this run. Not an error of the run: the alarm says it.
+    pub unconfigured: Vec<Unconfigured>,
     pub errors: Vec<String>,
 }
 
@@ -441,7 +529,10 @@ impl Reconciler {
     }
 
     pub async fn run_at(&self, now: i64) -> Summary {
-        let mut sum = Summary::default();
+        let mut sum = Summary {
+            unconfigured: self.config.unconfigured.clone(),
+            ..Summary::default()
+        };
         let budget = self.config.provider_budget;
         let ccpayment = tokio::time::timeout(budget, async {
             for (i, (scope, api)) in self.ccpayment.iter().enumerate() {
@@ -597,6 +688,26 @@ impl Reconciler {
             values.push(("ResendBudgetLeft", f64::from(left), Unit::Count));
         }
         self.metrics.emit(&[("Component", "reconciler")], &values);
+        let mut providers: Vec<&str> = sum.unconfigured.iter().map(|u| u.provider).collect();
+        providers.dedup();
+        for provider in providers {
+            let reasons: Vec<&str> = sum
+                .unconfigured
+                .iter()
+                .filter(|u| u.provider == provider)
+                .map(|u| u.reason.as_str())
+                .collect();
+            tracing::warn!(
+                provider,
+                reason = reasons.join("; ").as_str(),
+                "provider not configured: its reconciler steps are skipped, the other \
+                 providers' run (README, 'Filling the secrets')"
+            );
+            self.metrics.emit(
+                &[("Component", "reconciler"), ("Provider", provider)],
+                &[("ProviderUnconfigured", 1.0, Unit::Count)],
+            );
+        }
         for (category, n) in &sum.unresolved {
             let overdue = sum.unresolved_overdue.get(category).copied().unwrap_or(0);
             self.metrics.emit(

@@ -93,6 +93,12 @@ pub fn credentials() -> Credentials {
     }
 }
 
+/// `client` with its calls recorded as `function`'s (the template's logical id),
+/// for the test that holds every function's calls against its IAM policy.
+pub fn as_function(client: &Client, function: &'static str) -> Client {
+    testkit::calls::dynamodb_as(client, function)
+}
+
 pub fn receiver(
     client: Client,
     table: &str,
@@ -126,7 +132,11 @@ pub fn receiver_for(
         max_body_bytes: 64 * 1024,
     };
     (
-        CcpaymentReceiver::new(config, Store::new(client, table, 90), metrics),
+        CcpaymentReceiver::new(
+            config,
+            Store::new(as_function(&client, "CcpaymentWebhookFunction"), table, 90),
+            metrics,
+        ),
         docs,
     )
 }
@@ -437,7 +447,11 @@ pub fn ccpayment_v2_receiver(
     (
         shared::ccpayment_v2::CcpaymentV2Receiver::new(
             shared::ccpayment_v2::CcpaymentV2::new(config).unwrap(),
-            Store::new(client, table, 90),
+            Store::new(
+                as_function(&client, "CcpaymentV2WebhookFunction"),
+                table,
+                90,
+            ),
             metrics,
         ),
         docs,
@@ -480,7 +494,11 @@ pub fn alchemy_receiver(
         max_body_bytes: 64 * 1024,
     };
     (
-        shared::alchemypay::AlchemypayReceiver::new(config, Store::new(client, table, 90), metrics),
+        shared::alchemypay::AlchemypayReceiver::new(
+            config,
+            Store::new(as_function(&client, "AlchemypayWebhookFunction"), table, 90),
+            metrics,
+        ),
         docs,
     )
 }
@@ -506,7 +524,7 @@ pub fn citypay_receiver(
     (
         shared::citypay::CitypayReceiver::new(
             shared::citypay::Citypay::new(config).unwrap(),
-            Store::new(client, table, 90),
+            Store::new(as_function(&client, "CitypayWebhookFunction"), table, 90),
             metrics,
         ),
         docs,
@@ -605,6 +623,7 @@ pub fn reconciler_config(
         stale_after_secs: 86_400,
         api_timeout: Duration::from_secs(2),
         provider_budget: Duration::from_secs(30),
+        unconfigured: Vec::new(),
     }
 }
 
@@ -615,7 +634,12 @@ pub fn reconciler(
 ) -> (shared::reconcile::Reconciler, Docs) {
     let (metrics, docs) = Metrics::memory();
     (
-        shared::reconcile::Reconciler::new(config, Store::new(client, table, 90), metrics).unwrap(),
+        shared::reconcile::Reconciler::new(
+            config,
+            Store::new(as_function(&client, "ReconcilerFunction"), table, 90),
+            metrics,
+        )
+        .unwrap(),
         docs,
     )
 }
