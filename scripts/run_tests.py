@@ -4,7 +4,7 @@ CARGO_* variables cargo would give it. Most binaries wait on DynamoDB Local, so 
 at a time use the two cores that one at a time leaves half idle.
 
 Each binary's output is printed whole when it ends, never interleaved. The slowest
-binaries of the previous run start first. Exit status 1 when any binary fails.
+binaries of the previous run (or of scripts/test-timings.json) start first. Exit status 1 when any binary fails.
 
 Usage: run_tests.py [cargo args...] [-- test binary args...]
 """
@@ -45,10 +45,15 @@ if build.returncode != 0:
     sys.exit(build.returncode)
 
 timings_path = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "test-timings.json")
-try:
-    previous = json.load(open(timings_path))
-except (OSError, ValueError):
-    previous = {}
+# A clean clone has no timings of its own yet: those of a run on this project's
+# machine, kept beside this script, order the first run.
+previous = {}
+for path in (timings_path, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-timings.json")):
+    try:
+        previous = json.load(open(path))
+        break
+    except (OSError, ValueError):
+        continue
 binaries.sort(key=lambda b: -previous.get(b["name"], 0))
 
 jobs = int(os.environ.get("TEST_JOBS", "2"))

@@ -23,6 +23,8 @@ fn a_short_run_answers_every_delivery_with_no_read() {
             "30",
             "--events-delayed",
             "20",
+            "--open-records",
+            "200",
         ])
         .output()
         .unwrap();

@@ -149,17 +149,23 @@ pub async fn path_token_load(
         .await?
         .ok_or(ConfigError::Missing(name))?;
     let token = secret.expose().trim().to_string();
+    path_token_shape(&token).map_err(|reason| ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    })?;
+    Ok(Secret::new(token))
+}
+
+/// What a path token must look like; the reason never repeats the token.
+pub fn path_token_shape(token: &str) -> Result<(), &'static str> {
     if token.len() < 24
         || !token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(ConfigError::Invalid {
-            name,
-            reason: "must be at least 24 characters of A-Z, a-z, 0-9, '-' or '_'".into(),
-        });
+        return Err("must be at least 24 characters of A-Z, a-z, 0-9, '-' or '_'");
     }
-    Ok(Secret::new(token))
+    Ok(())
 }
 
 /// Source addresses allowed to deliver; empty means any.

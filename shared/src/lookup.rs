@@ -1,7 +1,7 @@
 //! "Where is my order?": the merchant's lookup of a payment, by the merchant's
 //! own order reference, by its user reference, or by a provider and the provider's
 //! record id, with the history of every record behind it. Served on the HTTP API
-//! (IAM-authorized) and by `cargo xtask payment`.
+//! (IAM-authorized) and by `payments-ops payment`.
 //!
 //! Stored bodies never leave: an event shows its status, amounts, references and
 //! details, with e-mail addresses left out and card numbers masked.

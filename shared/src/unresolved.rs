@@ -1,5 +1,5 @@
 //! Everything not resolved yet, across providers, oldest first, each with its age
-//! and what to do: the operator's list (`cargo xtask unresolved`) and the
+//! and what to do: the operator's list (`payments-ops unresolved`) and the
 //! reconciler's counts on the dashboard come from the same `overview`.
 //!
 //! It reads the `open` index only: every provider queue `ProviderInfo` declares,
@@ -334,22 +334,22 @@ fn entry_of(
         Category::Conflict if r.attr(HELD_MERCHANT_REF).is_some() => format!(
             "names another merchant order than its record's first: someone may be \
              replaying a paid order against another one; nothing was applied. Check the \
-             order in {name}'s dashboard (cargo xtask payment {show}), then cargo xtask \
-             acknowledge {show}"
+             order in {name}'s dashboard (payments-ops payment --record {show}), then \
+             payments-ops acknowledge {show}"
         ),
         Category::Conflict => format!(
-            "two bodies for one notification: compare them (cargo xtask payment {show}), \
-             then cargo xtask acknowledge {show}"
+            "two bodies for one notification: compare them (payments-ops payment --record \
+             {show}), then payments-ops acknowledge {show}"
         ),
         Category::TerminalClash => format!(
             "two different final statuses: ask {name} which is true, correct the order by \
-             hand if needed, then cargo xtask acknowledge {show}"
+             hand if needed, then payments-ops acknowledge {show}"
         ),
         Category::Quarantined => format!(
             "{name} sent it (its signature or path token held) but we could not read it; \
-             nothing was applied. Read it (cargo xtask records {pk}), settle the payment in \
-             {name}'s dashboard or have the parser fixed, then cargo xtask acknowledge {show}",
-            pk = r.attr("pk").unwrap_or_default()
+             nothing was applied. Read it (payments-ops records {show}), settle the payment \
+             in {name}'s dashboard or have the parser fixed, then payments-ops acknowledge \
+             {show}"
         ),
         Category::ResendWindow => String::new(),
     };

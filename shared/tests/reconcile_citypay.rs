@@ -493,7 +493,7 @@ async fn everything_unresolved_is_listed_oldest_first_counted_and_acknowledged()
         .is_some_and(|d| d.contains("suspect") && d.contains("1 of 24 calls used")));
     assert!(by(Category::Conflict)
         .action
-        .contains("cargo xtask acknowledge ccpayment rec-pending"));
+        .contains("payments-ops acknowledge ccpayment rec-pending"));
     let text = render(&o);
     assert!(text.contains("9 unresolved"), "{text}");
     assert!(text.contains("!  2d00h  unconfirmed"), "{text}");

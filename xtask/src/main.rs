@@ -2,28 +2,16 @@
 //!
 //! cargo xtask create-table      create the table (TABLE_NAME) in DynamoDB Local
 //! cargo xtask records [PREFIX]  print every item, or those whose pk starts with PREFIX
-//! cargo xtask payment REF       the payment(s) under a merchant reference, with history;
-//!                               also `payment PROVIDER RECORD_ID`, `payment --user REF`
 //! cargo xtask publisher         the publisher on DynamoDB Local's stream, onto the local
 //!                               bus (moto), as Lambda's event-source mapping would run it
-//! cargo xtask replay SCOPE      publish again the latest view of payments, marked as a
-//!                               redelivery: --ref REF, --user REF, --record PROVIDER ID,
-//!                               or --since TIME [--until TIME] (RFC 3339 or epoch ms);
-//!                               to EVENT_BUS_NAME (and ORDERED_QUEUE_URL when set)
-//! cargo xtask unresolved       everything not resolved, across providers, oldest first,
-//!                               with age and what to do [--json] [--stale-after SECS]
-//!                               [--max N per queue] [--index-old: once after upgrading,
-//!                               scan for windows, conflicts, clashes written before]
-//! cargo xtask acknowledge PROVIDER RECORD_ID
-//!                               a record's conflicts and terminal clash, looked at: off
-//!                               the list, history kept
-//! cargo xtask rehash           once after upgrading: body fingerprints of items written
-//!                               before taken again over the stored (masked) body
 //! cargo xtask events [--ordered] print (and remove) what reached the local event queue,
 //!                               or the ordered (FIFO) queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
 //! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT and CCPayment's
 //!                               resend/bill API on PORT+1, for the local stack
+//!
+//! What an operator runs against a deployment (and the local stack) is the
+//! `payments-ops` command line (`ops/`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -41,18 +29,13 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create-table") => create_table().await,
         Some("records") => records(args.get(1).map(String::as_str)).await,
-        Some("payment") => payment(args.get(1..).unwrap_or_default()).await,
         Some("publisher") => publisher().await,
-        Some("replay") => replay(args.get(1..).unwrap_or_default()).await,
-        Some("unresolved") => unresolved(args.get(1..).unwrap_or_default()).await,
-        Some("acknowledge") => acknowledge(args.get(1..).unwrap_or_default()).await,
-        Some("rehash") => rehash().await,
         Some("events") => print_events(args.get(1).is_some_and(|a| a == "--ordered")).await,
         Some("gen-events") => events::generate(),
         Some("fake-apis") => fake_apis(args.get(1).map(String::as_str)).await,
         _ => {
             eprintln!(
-                "usage: cargo xtask <create-table | records [PREFIX] | payment REF | payment PROVIDER RECORD_ID | payment --user REF | publisher | replay --ref REF | replay --since TIME [--until TIME] | unresolved [--json] [--stale-after SECS] [--max N] [--index-old] | acknowledge PROVIDER RECORD_ID | rehash | events [--ordered] | gen-events | fake-apis PORT>"
+                "usage: cargo xtask <create-table | records [PREFIX] | publisher | events [--ordered] | gen-events | fake-apis PORT> (operator commands: payments-ops --help)"
             );
             return ExitCode::from(2);
         }
@@ -75,126 +58,6 @@ async fn create_table() -> Result<()> {
     let table = table_name()?;
     shared::store::schema::create_table_with_stream(&client, &table).await?;
     println!("table {table} ready");
-    Ok(())
-}
-
-/// The same answer as `GET /payments/...`, for operators.
-async fn payment(args: &[String]) -> Result<()> {
-    let lookup = shared::lookup::Lookup::from_args(args)?;
-    let store =
-        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
-    match shared::lookup::find(&store, &lookup).await? {
-        Some(answer) => {
-            println!("{}", serde_json::to_string_pretty(&answer)?);
-            Ok(())
-        }
-        None => Err("no payment under that reference".into()),
-    }
-}
-
-/// An operator's replay, against the table and bus of the environment (the local
-/// stack's, or a deployment's with its outputs as TABLE_NAME and EVENT_BUS_NAME).
-async fn replay(args: &[String]) -> Result<()> {
-    use shared::publish::replay;
-    let scope = replay::Scope::from_args(args, shared::clock::now_ms())?;
-    let store =
-        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
-    let publisher = shared::publish::Publisher::from_env().await?;
-    let report = replay::replay(&store, &publisher, &scope).await?;
-    println!(
-        "replayed {} payment(s): {} PutEvents, {} ordered-queue batches",
-        report.payments, report.outcome.put_requests, report.outcome.queue_requests
-    );
-    Ok(())
-}
-
-/// The operator's list, against the environment's table (the local stack's, or a
-/// deployment's with its output as TABLE_NAME).
-async fn unresolved(args: &[String]) -> Result<()> {
-    let mut json = false;
-    let mut stale_after: i64 = std::env::var("STALE_AFTER_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(86_400);
-    let mut max = 10_000usize;
-    let mut index_old = false;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--json" => json = true,
-            "--index-old" => index_old = true,
-            "--stale-after" => {
-                stale_after = rest
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--stale-after takes seconds")?;
-            }
-            "--max" => {
-                max = rest
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|m| *m > 0)
-                    .ok_or("--max takes a positive count")?;
-            }
-            other => return Err(format!("unresolved: unknown argument {other:?}").into()),
-        }
-    }
-    let store =
-        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
-    if index_old {
-        let found = shared::unresolved::list_unlisted(&store).await?;
-        eprintln!(
-            "listed what predates the list: {} window(s), {} conflict(s), {} clash(es), {} record(s) moved to an other queue",
-            found.windows, found.conflicts, found.clashes, found.requeued
-        );
-    }
-    let overview =
-        shared::unresolved::overview(&store, shared::clock::now_ms(), stale_after, max).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&overview)?);
-    } else {
-        print!("{}", shared::unresolved::render(&overview));
-    }
-    Ok(())
-}
-
-/// Items written before fingerprints were taken over the stored body held
-/// fingerprints of raw bodies, which give a masked card number back.
-async fn rehash() -> Result<()> {
-    let store =
-        shared::store::Store::new(shared::store::dynamodb_client().await, table_name()?, 90);
-    let done = store.rehash_bodies().await?;
-    println!(
-        "{} item(s) with a body read; {} event(s) given new fingerprints, {} conflict(s) moved to their new key",
-        done.scanned, done.events, done.conflicts
-    );
-    Ok(())
-}
-
-async fn acknowledge(args: &[String]) -> Result<()> {
-    let [provider, record_id] = args else {
-        return Err("usage: acknowledge PROVIDER RECORD_ID".into());
-    };
-    if !shared::provider::ALL.iter().any(|p| p.name == provider) {
-        return Err(format!("unknown provider {provider:?}").into());
-    }
-    // An acknowledged conflict ages out like an event: the deployment's horizon.
-    let ttl_days = std::env::var("EVENT_TTL_DAYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(90);
-    let store = shared::store::Store::new(
-        shared::store::dynamodb_client().await,
-        table_name()?,
-        ttl_days,
-    );
-    let n = store
-        .acknowledge(provider, record_id, shared::clock::now_ms())
-        .await?;
-    if n == 0 {
-        return Err("nothing of that record is on the list".into());
-    }
-    println!("{n} item(s) acknowledged");
     Ok(())
 }
 

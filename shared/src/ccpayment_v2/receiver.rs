@@ -236,8 +236,16 @@ impl Provider for CcpaymentV2 {
         crate::ccpayment::signature::is_loss_evidence(rejection)
     }
 
-    /// Per account; a delivery naming no account of ours marks nothing.
+    /// Per account; a delivery naming no account of ours marks nothing, nor does
+    /// an activation ping: it carries no notification, so its refusal (a secret that
+    /// differs, or the operator's doctor) is no evidence of one lost.
     fn resend_scope(&self, req: &Request) -> Option<String> {
+        if matches!(
+            super::notification::Envelope::parse(req.body().as_ref()),
+            Ok(super::notification::Envelope::Activation)
+        ) {
+            return None;
+        }
         let app_id = single_header(req, "appid").ok()?;
         self.config
             .accounts

@@ -606,7 +606,7 @@ impl Reconciler {
                 category = e.category.as_str(),
                 key = e.subject.as_str(),
                 age_secs = e.age_secs,
-                "unresolved past the stale limit; see cargo xtask unresolved"
+                "unresolved past the stale limit; see payments-ops unresolved"
             );
         }
         for q in &overview.truncated {

@@ -139,6 +139,25 @@ impl Store {
         Ok(out)
     }
 
+    /// Every item of a record's partition as JSON, as stored (bodies masked where
+    /// the provider's are): what an operator reads of a record or a quarantined body.
+    pub async fn record_partition(
+        &self,
+        provider: &str,
+        record_key: &str,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let items = self
+            .partition(&schema::record_pk(provider, record_key))
+            .await?;
+        items
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item(item)
+                    .map_err(|e| StoreError::Build(format!("item not readable as JSON: {e}")))
+            })
+            .collect()
+    }
+
     async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
         let query = self
             .client
