@@ -57,6 +57,9 @@ for path in (timings_path, os.path.join(os.path.dirname(os.path.abspath(__file__
 binaries.sort(key=lambda b: -previous.get(b["name"], 0))
 
 jobs = int(os.environ.get("TEST_JOBS", "2"))
+# Most tests wait on DynamoDB Local: four threads per binary keep the cores busy.
+if not any(a.startswith("--test-threads") for a in binary_args):
+    binary_args.append(f"--test-threads={os.environ.get('TEST_THREADS', '4')}")
 lock = threading.Lock()
 failed, timings = [], {}
 

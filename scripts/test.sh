@@ -29,7 +29,7 @@ python3 scripts/run_tests.py "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 if [ "$status" = 0 ]; then
   log "IAM policies against the recorded calls"
-  cargo test -p shared --test template_schema "$@" -- --ignored --nocapture \
+  cargo test -p shared --test it "$@" -- --ignored --nocapture \
     every_recorded_call_is_granted_and_every_grant_is_used 2>&1 | tee -a "$out"
   status=${PIPESTATUS[0]}
 fi

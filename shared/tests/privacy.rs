@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use lambda_http::http::StatusCode;

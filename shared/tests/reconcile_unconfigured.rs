@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::sync::atomic::AtomicI64;

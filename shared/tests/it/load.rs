@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
-mod support;
+use crate::support;
 
 use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request};

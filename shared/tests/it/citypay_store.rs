@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-mod support;
+use crate::support;
 
 use lambda_http::http::StatusCode;
 use shared::citypay::{deposit_record_key, order_record_key};

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 #![allow(clippy::panic)]
 
-mod support;
+use crate::support;
 
 use shared::ccpayment::{Notification, OrderType, PayStatus};
 use support::fixture;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;
