@@ -5,11 +5,16 @@ resolved first to an ARN of the right shape for its resource type, and every `Fn
 is taken both ways (each combination of the conditions a policy uses), so a finding
 is about the policy, never an artifact of the template syntax.
 
+The operator's policies (docs/operator-permissions/*.json) name their resources
+with `${...}` placeholders, the stack's outputs and pseudo parameters: each is
+filled with a value of the shape the stack gives it before the audit.
+
 Exit status 1 when any finding is not listed in ALLOWED with its reason.
 Usage: audit_policies.py TEMPLATE [EXTRA_POLICY.json ...]
 """
 import itertools
 import json
+import re
 import sys
 
 import yaml
@@ -166,12 +171,34 @@ def policies(template):
                 yield f"{name}.{p['PolicyName']}", p["PolicyDocument"]
 
 
+# What a stack named "shop" gives each placeholder of the operator's policies.
+PLACEHOLDERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::StackName": "shop",
+    "TableName": "shop-PaymentsTable-1A2B3C4D5E6F",
+    "PaymentEventBusArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/shop-payments",
+    "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:shop-AlarmTopic-1A2B3C4D5E6F",
+    "ReconcilerFunctionName": "shop-ReconcilerFunction-1A2B3C4D5E6F",
+    "PaymentsLookupInvokeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5/*/GET/*",
+}
+
+
+def fill(path):
+    text = open(path).read()
+    unknown = set(re.findall(r"\$\{([^}]+)\}", text)) - PLACEHOLDERS.keys()
+    if unknown:
+        raise SystemExit(f"{path}: no value for {', '.join(sorted(unknown))}")
+    return json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: PLACEHOLDERS[m.group(1)], text))
+
+
 def main():
     template = yaml.load(open(sys.argv[1]), Loader=Loader)
     resources = template["Resources"]
     docs = list(policies(template))
     for path in sys.argv[2:]:
-        docs.append((path, json.load(open(path))))
+        docs.append((path, fill(path)))
     audited, findings = 0, []
     for name, doc in docs:
         conds = sorted(conditions_in(doc, set()))

@@ -3,24 +3,23 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::publish::replay::{self, Scope};
 use shared::publish::{OrderedQueue, Publisher};
 
-use crate::{Deployment, OpsError};
+use crate::{Clients, Deployment, OpsError};
 
 const HOUR_MS: i64 = 3_600_000;
 
 /// The same answer as `GET /payments/...`.
 pub async fn payment(
-    sdk: &SdkConfig,
+    aws: &Clients,
     d: &Deployment,
     args: &[String],
     _json: bool,
 ) -> Result<(), OpsError> {
     let lookup = shared::lookup::Lookup::from_args(args).map_err(OpsError::cannot)?;
-    let store = d.store(sdk)?;
+    let store = d.store(aws)?;
     match shared::lookup::find(&store, &lookup)
         .await
         .map_err(OpsError::cannot)?
@@ -37,13 +36,13 @@ pub async fn payment(
 }
 
 pub async fn records(
-    sdk: &SdkConfig,
+    aws: &Clients,
     d: &Deployment,
     provider: &str,
     record_key: &str,
 ) -> Result<(), OpsError> {
     let items = d
-        .store(sdk)?
+        .store(aws)?
         .record_partition(provider, record_key)
         .await
         .map_err(OpsError::cannot)?;
@@ -58,18 +57,16 @@ pub async fn records(
     Ok(())
 }
 
-fn publisher(sdk: &SdkConfig, d: &Deployment) -> Result<Publisher, OpsError> {
+fn publisher(aws: &Clients, d: &Deployment) -> Result<Publisher, OpsError> {
     let publisher = Publisher::new(
-        aws_sdk_eventbridge::Client::new(sdk),
+        aws.eventbridge.clone(),
         d.bus()?,
         shared::publish::handler::DEFAULT_SOURCE,
         // Not to stdout: the CLI's output is its answer.
         shared::metrics::Metrics::memory().0,
     );
     Ok(match &d.queue_url {
-        Some(url) => {
-            publisher.with_ordered_queue(OrderedQueue::new(aws_sdk_sqs::Client::new(sdk), url))
-        }
+        Some(url) => publisher.with_ordered_queue(OrderedQueue::new(aws.sqs.clone(), url)),
         None => publisher,
     })
 }
@@ -86,14 +83,14 @@ pub struct ReplayReport {
 /// A replay of a time range goes hour by hour (one bar step each), so a long
 /// range shows its progress and a failure says how far it got.
 pub async fn replay(
-    sdk: &SdkConfig,
+    aws: &Clients,
     d: &Deployment,
     args: &[String],
     json: bool,
 ) -> Result<(), OpsError> {
     let scope = Scope::from_args(args, shared::clock::now_ms()).map_err(OpsError::cannot)?;
-    let store = d.store(sdk)?;
-    let publisher = publisher(sdk, d)?;
+    let store = d.store(aws)?;
+    let publisher = publisher(aws, d)?;
     let parts: Vec<Scope> = match &scope {
         Scope::Of(_) => vec![scope.clone()],
         Scope::Changed { from_ms, to_ms } => {
@@ -152,7 +149,7 @@ pub async fn replay(
 
 /// The operator's list.
 pub async fn unresolved(
-    sdk: &SdkConfig,
+    aws: &Clients,
     d: &Deployment,
     stale_after: i64,
     max: usize,
@@ -162,7 +159,7 @@ pub async fn unresolved(
     if max == 0 {
         return Err(OpsError::CannotRun("--max takes a positive count".into()));
     }
-    let store = d.store(sdk)?;
+    let store = d.store(aws)?;
     if index_old {
         let spinner = ProgressBar::new_spinner().with_message("scanning the table");
         spinner.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -190,7 +187,7 @@ pub async fn unresolved(
 }
 
 pub async fn acknowledge(
-    sdk: &SdkConfig,
+    aws: &Clients,
     d: &Deployment,
     provider: &str,
     record_id: &str,
@@ -203,7 +200,7 @@ pub async fn acknowledge(
         )));
     }
     let n = d
-        .store(sdk)?
+        .store(aws)?
         .acknowledge(provider, record_id, shared::clock::now_ms())
         .await
         .map_err(OpsError::cannot)?;
@@ -214,11 +211,11 @@ pub async fn acknowledge(
     Ok(())
 }
 
-pub async fn rehash(sdk: &SdkConfig, d: &Deployment) -> Result<(), OpsError> {
+pub async fn rehash(aws: &Clients, d: &Deployment) -> Result<(), OpsError> {
     let spinner = ProgressBar::new_spinner().with_message("reading every item with a body");
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     let done = d
-        .store(sdk)?
+        .store(aws)?
         .rehash_bodies()
         .await
         .map_err(OpsError::cannot)?;

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use aws_config::SdkConfig;
-
 use crate::OpsError;
 
 #[derive(Debug, Clone, Default)]
 pub struct Deployment {
     /// The stack's name, when read from one.
     pub stack: Option<String>,
+    /// Its ARN (partition, region and account are read from it).
+    pub stack_id: Option<String>,
     pub outputs: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
     pub table: Option<String>,
@@ -26,9 +26,12 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl Deployment {
-    pub async fn resolve(sdk: &SdkConfig, stack: Option<&str>) -> Result<Self, OpsError> {
+    pub async fn resolve(
+        cfn: &aws_sdk_cloudformation::Client,
+        stack: Option<&str>,
+    ) -> Result<Self, OpsError> {
         match stack {
-            Some(name) => Self::of_stack(sdk, name).await,
+            Some(name) => Self::of_stack(cfn, name).await,
             None => Ok(Self::from_env()),
         }
     }
@@ -46,8 +49,10 @@ impl Deployment {
     }
 
     /// `cloudformation:DescribeStacks` on the stack.
-    pub async fn of_stack(sdk: &SdkConfig, name: &str) -> Result<Self, OpsError> {
-        let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    pub async fn of_stack(
+        cfn: &aws_sdk_cloudformation::Client,
+        name: &str,
+    ) -> Result<Self, OpsError> {
         let out = cfn
             .describe_stacks()
             .stack_name(name)
@@ -80,6 +85,7 @@ impl Deployment {
             .collect();
         Ok(Self {
             stack: Some(name.to_string()),
+            stack_id: stack.stack_id().map(str::to_string),
             table: outputs.get("TableName").cloned(),
             bus: outputs.get("PaymentEventBusName").cloned(),
             queue_url: outputs.get("PaymentEventsOrderedQueueUrl").cloned(),
@@ -110,10 +116,10 @@ impl Deployment {
         })
     }
 
-    /// The store on this deployment's table, through `sdk`.
-    pub fn store(&self, sdk: &SdkConfig) -> Result<shared::store::Store, OpsError> {
+    /// The store on this deployment's table.
+    pub fn store(&self, aws: &crate::Clients) -> Result<shared::store::Store, OpsError> {
         Ok(shared::store::Store::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            aws.dynamodb.clone(),
             self.table()?,
             self.event_ttl_days,
         ))

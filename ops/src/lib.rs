@@ -1,11 +1,14 @@
 //! The operator's command line, as a library: the commands and the doctor, so the
 //! tests drive them against stand-ins exactly as the binary does.
 
+pub mod clients;
 pub mod commands;
 pub mod deployment;
 pub mod doctor;
+pub mod permissions;
 pub mod sigv4;
 
+pub use clients::Clients;
 pub use deployment::Deployment;
 
 /// Why a command stopped, and so its exit code.

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use payments_ops::{commands, doctor, Deployment, OpsError};
+use payments_ops::{commands, doctor, Clients, Deployment, OpsError};
 
 #[derive(Debug, Parser)]
 #[command(name = "payments-ops", version, about, long_about = None)]
@@ -45,6 +45,18 @@ enum Command {
     Rehash,
     /// Check a deployed stack, read-only, one line per check with what to do.
     Doctor(DoctorArgs),
+    /// The IAM policy a command needs (JSON), filled in for --stack; without it, as
+    /// written, with ${...} placeholders for the stack's outputs.
+    Permissions(PermissionsArgs),
+}
+
+#[derive(Debug, Args)]
+struct PermissionsArgs {
+    /// The command; `stack` is what --stack adds to any of them.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+        payments_ops::permissions::POLICIES.iter().map(|(name, _)| *name)
+    ))]
+    command: String,
 }
 
 #[derive(Debug, Args)]
@@ -140,8 +152,13 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), OpsError> {
+    if let (Command::Permissions(a), None) = (&cli.command, &cli.stack) {
+        print!("{}", payments_ops::permissions::template(&a.command)?);
+        return Ok(());
+    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let deployment = Deployment::resolve(&sdk, cli.stack.as_deref()).await?;
+    let aws = Clients::new(&sdk);
+    let deployment = Deployment::resolve(&aws.cloudformation, cli.stack.as_deref()).await?;
     match cli.command {
         Command::Payment(a) => {
             let args: Vec<String> =
@@ -154,10 +171,10 @@ async fn run(cli: Cli) -> Result<(), OpsError> {
                             .into(),
                     )),
                 };
-            commands::payment(&sdk, &deployment, &args, a.json).await
+            commands::payment(&aws, &deployment, &args, a.json).await
         }
         Command::Records(a) => {
-            commands::records(&sdk, &deployment, &a.provider, &a.record_key).await
+            commands::records(&aws, &deployment, &a.provider, &a.record_key).await
         }
         Command::Replay(a) => {
             let scope = match (a.merchant_ref, a.user, a.record, a.since) {
@@ -180,17 +197,24 @@ async fn run(cli: Cli) -> Result<(), OpsError> {
                     ))
                 }
             };
-            commands::replay(&sdk, &deployment, &scope, a.json).await
+            commands::replay(&aws, &deployment, &scope, a.json).await
         }
         Command::Unresolved(a) => {
-            commands::unresolved(&sdk, &deployment, a.stale_after, a.max, a.index_old, a.json).await
+            commands::unresolved(&aws, &deployment, a.stale_after, a.max, a.index_old, a.json).await
         }
         Command::Acknowledge(a) => {
-            commands::acknowledge(&sdk, &deployment, &a.provider, &a.record_id).await
+            commands::acknowledge(&aws, &deployment, &a.provider, &a.record_id).await
         }
-        Command::Rehash => commands::rehash(&sdk, &deployment).await,
+        Command::Rehash => commands::rehash(&aws, &deployment).await,
+        Command::Permissions(a) => {
+            print!(
+                "{}",
+                payments_ops::permissions::filled(&a.command, &deployment)?
+            );
+            Ok(())
+        }
         Command::Doctor(a) => {
-            let report = doctor::run(&sdk, &deployment).await?;
+            let report = doctor::run(&aws, &deployment).await?;
             if a.json {
                 println!(
                     "{}",

@@ -29,7 +29,10 @@ pub const DIR_VAR: &str = "AWS_CALLS_DIR";
 pub const ACCESS_KEY_PREFIX: &str = "as-";
 
 /// One resource a call names: `table`, `index/<name>`, `bus`, `queue`,
-/// `secret/<name>`; with the item action for a transaction's parts.
+/// `secret/<name>`, `stack`, `topic`, `log-group`, `*` for an action IAM grants on
+/// no resource, `?` for an operation this module does not know yet (so the policy
+/// test fails on it rather than missing it); with the item action for a
+/// transaction's parts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Touched {
     pub resource: String,
@@ -78,42 +81,38 @@ impl Intercept for Recorder {
     }
 }
 
-/// A DynamoDB client like `client` whose calls are recorded for `function`.
-pub fn dynamodb_as(
-    client: &aws_sdk_dynamodb::Client,
-    function: &'static str,
-) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(
-        client
-            .config()
-            .to_builder()
-            .interceptor(Recorder::new(function))
-            .build(),
-    )
+/// An SDK client that can be copied with a [`Recorder`] added: every request of
+/// the copy is recorded for `function` (a template logical id, or `ops-<command>`
+/// for the operator's command line).
+pub trait RecordAs: Sized {
+    fn record_as(&self, function: &'static str) -> Self;
 }
 
-pub fn eventbridge_as(
-    client: &aws_sdk_eventbridge::Client,
-    function: &'static str,
-) -> aws_sdk_eventbridge::Client {
-    aws_sdk_eventbridge::Client::from_conf(
-        client
-            .config()
-            .to_builder()
-            .interceptor(Recorder::new(function))
-            .build(),
-    )
+macro_rules! record_as {
+    ($($sdk:ident),*) => {$(
+        impl RecordAs for $sdk::Client {
+            fn record_as(&self, function: &'static str) -> Self {
+                $sdk::Client::from_conf(
+                    self.config()
+                        .to_builder()
+                        .interceptor(Recorder::new(function))
+                        .build(),
+                )
+            }
+        }
+    )*};
 }
 
-pub fn sqs_as(client: &aws_sdk_sqs::Client, function: &'static str) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::from_conf(
-        client
-            .config()
-            .to_builder()
-            .interceptor(Recorder::new(function))
-            .build(),
-    )
-}
+record_as!(
+    aws_sdk_cloudformation,
+    aws_sdk_cloudwatchlogs,
+    aws_sdk_dynamodb,
+    aws_sdk_eventbridge,
+    aws_sdk_lambda,
+    aws_sdk_secretsmanager,
+    aws_sdk_sns,
+    aws_sdk_sqs
+);
 
 /// The function a request's SigV4 access key id names (`as-<Function>`), if any.
 pub fn role_of_access_key(authorization: &str) -> Option<String> {
@@ -163,6 +162,10 @@ pub fn touched(operation: &str, body: &Value) -> Vec<Touched> {
             "secret/{}",
             secret_name(body["SecretId"].as_str().unwrap_or_default())
         ))),
+        "DescribeStacks" => out.push(plain("stack".into())),
+        "ListSubscriptionsByTopic" => out.push(plain("topic".into())),
+        "FilterLogEvents" => out.push(plain("log-group".into())),
+        "ListRules" | "ListEventSourceMappings" => out.push(plain("*".into())),
         _ => {
             if body.get("TableName").is_some() {
                 match body["IndexName"].as_str() {
@@ -171,6 +174,9 @@ pub fn touched(operation: &str, body: &Value) -> Vec<Touched> {
                 }
             }
         }
+    }
+    if out.is_empty() {
+        out.push(plain("?".into()));
     }
     out
 }

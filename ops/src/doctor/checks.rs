@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use shared::secret::Secret;
 
 use super::Check;
-use crate::{aws_error, Deployment, OpsError};
+use crate::{aws_error, Clients, Deployment, OpsError};
 
 /// How a provider's deliveries are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +105,7 @@ pub fn outputs(d: &Deployment) -> Check {
 #[derive(Debug)]
 pub struct Probe<'a> {
     d: &'a Deployment,
-    sdk: &'a SdkConfig,
+    aws: &'a Clients,
     http: reqwest::Client,
 }
 
@@ -116,13 +115,13 @@ fn brief(body: &str) -> String {
 }
 
 impl<'a> Probe<'a> {
-    pub fn new(sdk: &'a SdkConfig, d: &'a Deployment) -> Result<Self, OpsError> {
+    pub fn new(aws: &'a Clients, d: &'a Deployment) -> Result<Self, OpsError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(OpsError::cannot)?;
-        Ok(Self { d, sdk, http })
+        Ok(Self { d, aws, http })
     }
 
     fn output(&self, name: &str) -> Option<&str> {
@@ -130,8 +129,9 @@ impl<'a> Probe<'a> {
     }
 
     async fn secret_value(&self, name: &str) -> Result<Secret, String> {
-        let sm = aws_sdk_secretsmanager::Client::new(self.sdk);
-        let out = sm
+        let out = self
+            .aws
+            .secrets
             .get_secret_value()
             .secret_id(name)
             .send()
@@ -375,7 +375,7 @@ impl<'a> Probe<'a> {
         };
         let reference = format!("doctor-{:016x}", rand_u64());
         let url = format!("{}/{reference}", base.trim_end_matches('/'));
-        match crate::sigv4::signed_get(&self.http, self.sdk, &url).await {
+        match crate::sigv4::signed_get(&self.http, &self.aws.sdk, &url).await {
             Err(e) => Check::fail(check, e, "this tool signs with your AWS credentials: configure them"),
             Ok((404, body)) if !body.contains("\"message\"") => {
                 Check::pass(check, "a random reference: the function's 404")
@@ -401,8 +401,9 @@ impl<'a> Probe<'a> {
                 "see 'stack outputs'",
             );
         };
-        let lambda = aws_sdk_lambda::Client::new(self.sdk);
-        match lambda
+        match self
+            .aws
+            .lambda
             .list_event_source_mappings()
             .function_name(function)
             .send()
@@ -442,8 +443,9 @@ impl<'a> Probe<'a> {
                 "see 'stack outputs'",
             );
         };
-        let sns = aws_sdk_sns::Client::new(self.sdk);
-        match sns
+        match self
+            .aws
+            .sns
             .list_subscriptions_by_topic()
             .topic_arn(topic)
             .send()
@@ -483,8 +485,10 @@ impl<'a> Probe<'a> {
         let Some(bus) = self.output("PaymentEventBusName") else {
             return Check::fail(check, "no bus in the outputs", "see 'stack outputs'");
         };
-        let events = aws_sdk_eventbridge::Client::new(self.sdk);
-        match events.list_rules().event_bus_name(bus).send().await {
+        match self
+            .aws
+            .eventbridge
+            .list_rules().event_bus_name(bus).send().await {
             Err(e) => Check::fail(
                 check,
                 format!("cannot list its rules: {}", aws_error(&e)),
@@ -523,11 +527,12 @@ impl<'a> Probe<'a> {
             );
         };
         let since_ms = (shared::clock::now_unix() - 30 * 60) * 1000;
-        let logs = aws_sdk_cloudwatchlogs::Client::new(self.sdk);
         let mut latest: Option<(i64, String)> = None;
         let mut token = None;
         for _ in 0..20 {
-            let page = logs
+            let page = self
+                .aws
+                .logs
                 .filter_log_events()
                 .log_group_name(format!("/aws/lambda/{function}"))
                 .filter_pattern("\"reconciler run\"")

@@ -5,10 +5,9 @@
 
 mod checks;
 
-use aws_config::SdkConfig;
 use serde::Serialize;
 
-use crate::{Deployment, OpsError};
+use crate::{Clients, Deployment, OpsError};
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -85,13 +84,13 @@ impl Report {
 }
 
 /// Every check, in the order a first deploy meets them.
-pub async fn run(sdk: &SdkConfig, d: &Deployment) -> Result<Report, OpsError> {
+pub async fn run(aws: &Clients, d: &Deployment) -> Result<Report, OpsError> {
     let Some(stack) = d.stack.clone() else {
         return Err(OpsError::CannotRun(
             "doctor checks a deployed stack: give --stack NAME".into(),
         ));
     };
-    let probe = checks::Probe::new(sdk, d)?;
+    let probe = checks::Probe::new(aws, d)?;
     let mut out = vec![checks::outputs(d)];
     out.extend(probe.secrets().await);
     out.extend(probe.routes().await);

@@ -13,6 +13,7 @@ use shared::metrics::Metrics;
 use shared::publish::Publisher;
 use support::*;
 use testkit::bus::LocalBus;
+use testkit::calls::RecordAs;
 use testkit::stream::StreamPoller;
 
 /// A bus with a rule sending every payment event to a new queue.
@@ -70,13 +71,13 @@ async fn run(p: &mut StreamPoller, publisher: &Publisher) {
 async fn ordered_publisher(b: &LocalBus) -> (Publisher, String) {
     let fifo = b.create_fifo_queue(&b.bus).await.unwrap();
     let publisher = Publisher::new(
-        testkit::calls::eventbridge_as(&b.eventbridge, "PublisherFunction"),
+        b.eventbridge.record_as("PublisherFunction"),
         &b.bus,
         "payment-webhooks",
         Metrics::memory().0,
     )
     .with_ordered_queue(shared::publish::OrderedQueue::new(
-        testkit::calls::sqs_as(&b.sqs, "PublisherFunction"),
+        b.sqs.record_as("PublisherFunction"),
         &fifo,
     ));
     (publisher, fifo)
@@ -106,7 +107,7 @@ async fn every_change_is_one_event_in_order_and_a_redelivery_has_the_same_id() {
     let b = bus("out").await;
     let (metrics, docs) = Metrics::memory();
     let publisher = Publisher::new(
-        testkit::calls::eventbridge_as(&b.eventbridge, "PublisherFunction"),
+        b.eventbridge.record_as("PublisherFunction"),
         &b.bus,
         "payment-webhooks",
         metrics,

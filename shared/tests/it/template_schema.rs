@@ -651,6 +651,12 @@ fn needed_actions(service: &str, operation: &str, part: Option<&str>) -> Vec<&'s
         // A batch is authorized as SendMessage.
         ("SQS", "SendMessage" | "SendMessageBatch", _) => vec!["sqs:SendMessage"],
         ("Secrets Manager", "GetSecretValue", _) => vec!["secretsmanager:GetSecretValue"],
+        ("CloudFormation", "DescribeStacks", _) => vec!["cloudformation:DescribeStacks"],
+        ("CloudWatch Logs", "FilterLogEvents", _) => vec!["logs:FilterLogEvents"],
+        ("EventBridge", "ListRules", _) => vec!["events:ListRules"],
+        ("Lambda", "ListEventSourceMappings", _) => vec!["lambda:ListEventSourceMappings"],
+        ("SNS", "ListSubscriptionsByTopic", _) => vec!["sns:ListSubscriptionsByTopic"],
+        ("execute-api", "Invoke", _) => vec!["execute-api:Invoke"],
         other => panic!("no IAM mapping for {other:?}: add it to needed_actions"),
     }
 }
@@ -711,36 +717,137 @@ fn resource_name(t: &Value, v: &Value) -> String {
 fn grants(t: &Value, function: &Value) -> std::collections::BTreeSet<(String, String)> {
     let mut out = std::collections::BTreeSet::new();
     for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
-        for statement in policy["Statement"].as_sequence().unwrap() {
-            let statement = deployed(statement);
-            assert_eq!(statement["Effect"], "Allow");
-            let actions: Vec<&str> = match &statement["Action"] {
-                Value::String(a) => vec![a.as_str()],
-                list => list
-                    .as_sequence()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap())
-                    .collect(),
+        out.extend(statement_grants(policy, |r| resource_name(t, r)));
+    }
+    out
+}
+
+/// The operator's command-line tool acts as `ops-<command>`: its policy is
+/// `docs/operator-permissions/<command>.json`.
+const OPS_PREFIX: &str = "ops-";
+
+fn operator_policies() -> std::collections::BTreeMap<String, Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/operator-permissions");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
+            let doc = serde_yaml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (name, doc)
+        })
+        .collect()
+}
+
+/// An operator policy's resource as the recorder names it; `*` in a name stands
+/// for what a `${...}` placeholder is filled with.
+fn operator_resource(arn: &str) -> String {
+    let filled = |text: &str| {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some((head, tail)) = rest.split_once("${") {
+            out.push_str(head);
+            out.push('*');
+            rest = tail.split_once('}').unwrap().1;
+        }
+        out + rest
+    };
+    match arn {
+        "*" => "*".into(),
+        "${AlarmTopicArn}" => "topic".into(),
+        "${PaymentEventBusArn}" => "bus".into(),
+        "${PaymentsLookupInvokeArn}" => "route/GET/*".into(),
+        a if a.contains(":dynamodb:") => match a.split_once("/index/") {
+            Some((_, index)) => format!("index/{index}"),
+            None => "table".into(),
+        },
+        a if a.contains(":sqs:") => "queue".into(),
+        a if a.contains(":cloudformation:") => "stack".into(),
+        a if a.contains(":logs:") => "log-group".into(),
+        a if a.contains(":secretsmanager:") => {
+            format!("secret/{}", filled(a.split(":secret:").nth(1).unwrap()))
+        }
+        other => panic!("no resource kind for {other}"),
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            let Some(rest) = text.strip_prefix(head) else {
+                return false;
             };
-            let resources: Vec<&Value> = match &statement["Resource"] {
-                Value::Sequence(list) => list.iter().collect(),
-                one => vec![one],
-            };
-            for a in &actions {
-                for r in &resources {
-                    out.insert((a.to_string(), resource_name(t, r)));
-                }
+            (0..=rest.len())
+                .filter(|i| rest.is_char_boundary(*i))
+                .any(|i| glob(tail, &rest[i..]))
+        }
+    }
+}
+
+/// Every (action, resource) one policy document's statements grant.
+fn statement_grants(
+    policy: &Value,
+    resource: impl Fn(&Value) -> String,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for statement in policy["Statement"].as_sequence().unwrap() {
+        let statement = deployed(statement);
+        assert_eq!(statement["Effect"], "Allow");
+        let actions: Vec<&str> = match &statement["Action"] {
+            Value::String(a) => vec![a.as_str()],
+            list => list
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect(),
+        };
+        let resources: Vec<&Value> = match &statement["Resource"] {
+            Value::Sequence(list) => list.iter().collect(),
+            one => vec![one],
+        };
+        for a in &actions {
+            for r in &resources {
+                out.insert((a.to_string(), resource(r)));
             }
         }
     }
     out
 }
 
+/// Every `${...}` in the operator's policies is a pseudo parameter or one of the
+/// stack's outputs, so an operator can fill each from `describe-stacks`.
+#[test]
+fn operator_policies_name_only_the_stacks_outputs() {
+    let t = template();
+    let policies = operator_policies();
+    assert!(policies.contains_key("stack") && policies.contains_key("doctor"));
+    for (name, doc) in &policies {
+        let text = serde_json::to_string(
+            &serde_yaml::from_value::<serde_json::Value>(doc.clone()).unwrap(),
+        )
+        .unwrap();
+        let mut rest = text.as_str();
+        while let Some((_, tail)) = rest.split_once("${") {
+            let (placeholder, after) = tail.split_once('}').unwrap();
+            assert!(
+                placeholder.starts_with("AWS::") || !t["Outputs"][placeholder].is_null(),
+                "{name}.json: ${{{placeholder}}} is no output of the stack"
+            );
+            rest = after;
+        }
+        statement_grants(doc, |r| operator_resource(r.as_str().unwrap()));
+    }
+}
+
 /// Run by `scripts/test.sh` after every other test, over the calls they recorded
 /// (`testkit::calls`): each call a function's code made is granted by its policy on
 /// the resource it touched, and each grant is used by some call or listed in
-/// `NOT_EXERCISED` with its reason.
+/// `NOT_EXERCISED` with its reason. The same for each command of the operator's
+/// tool against its policy in `docs/operator-permissions/`.
 #[test]
 #[ignore = "reads the calls the whole suite recorded; scripts/test.sh runs it last"]
 fn every_recorded_call_is_granted_and_every_grant_is_used() {
@@ -763,48 +870,68 @@ fn every_recorded_call_is_granted_and_every_grant_is_used() {
         }
     }
     let t = template();
-    let fns: BTreeMap<String, &Value> = functions(&t).into_iter().collect();
+    // Who may call what: each function by its policies, each command by its file.
+    let mut granted: BTreeMap<String, BTreeSet<(String, String)>> = functions(&t)
+        .into_iter()
+        .map(|(name, f)| {
+            let g = grants(&t, f);
+            (name, g)
+        })
+        .collect();
+    for (command, doc) in operator_policies() {
+        granted.insert(
+            format!("{OPS_PREFIX}{command}"),
+            statement_grants(&doc, |r| operator_resource(r.as_str().unwrap())),
+        );
+    }
     let mut used: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut problems = Vec::new();
     println!(
-        "{:28} {:16} {:20} {:28} needs",
-        "function", "service", "operation", "resource"
+        "{:28} {:16} {:24} {:36} needs",
+        "function or command", "service", "operation", "resource"
     );
     for (function, service, operation, resource, part) in &calls {
-        let Some(f) = fns.get(function) else {
+        let Some(grants) = granted.get(function) else {
             problems.push(format!(
-                "{function}: recorded, but no such function in template.yaml"
+                "{function}: recorded, but no such function in template.yaml \
+                 (nor docs/operator-permissions/<command>.json for ops-<command>)"
             ));
             continue;
         };
-        let granted = grants(&t, f);
         let op = match part {
             Some(p) => format!("{operation}.{p}"),
             None => operation.clone(),
         };
         let needed = needed_actions(service, operation, part.as_deref());
         println!(
-            "{function:28} {service:16} {op:20} {resource:28} {}",
+            "{function:28} {service:16} {op:24} {resource:36} {}",
             needed.join(", ")
         );
         for action in needed {
-            let key = (action.to_string(), resource.clone());
-            if !granted.contains(&key) {
+            let matching: Vec<&(String, String)> = grants
+                .iter()
+                .filter(|(a, r)| a == action && glob(r, resource))
+                .collect();
+            if matching.is_empty() {
                 problems.push(format!(
                     "{function} performs {service} {op} on {resource}: {action} is not granted on it"
                 ));
             }
-            used.entry(function.clone()).or_default().insert(key);
+            for grant in matching {
+                used.entry(function.clone())
+                    .or_default()
+                    .insert(grant.clone());
+            }
         }
     }
-    for (name, f) in &fns {
-        for (action, resource) in grants(&t, f) {
+    for (name, grants) in &granted {
+        for (action, resource) in grants {
             let performed = used
                 .get(name)
                 .is_some_and(|u| u.contains(&(action.clone(), resource.clone())));
             let excused = NOT_EXERCISED
                 .iter()
-                .any(|(f, a, r, _)| f == name && *a == action && *r == resource);
+                .any(|(f, a, r, _)| f == name && a == action && r == resource);
             if !performed && !excused {
                 problems.push(format!(
                     "{name} is granted {action} on {resource}, which no test performs: \

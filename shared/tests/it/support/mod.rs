@@ -96,7 +96,7 @@ pub fn credentials() -> Credentials {
 /// `client` with its calls recorded as `function`'s (the template's logical id),
 /// for the test that holds every function's calls against its IAM policy.
 pub fn as_function(client: &Client, function: &'static str) -> Client {
-    testkit::calls::dynamodb_as(client, function)
+    testkit::calls::RecordAs::record_as(client, function)
 }
 
 pub fn receiver(

@@ -1,8 +1,6 @@
 //! The installed binary as an operator runs it, against DynamoDB Local (the table
 //! from TABLE_NAME, as for the local stack): answers, `--json`, exit codes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::process::{Command, Output};
 
 fn ops(table: &str, args: &[&str]) -> Output {
@@ -40,6 +38,7 @@ async fn answers_json_and_exit_codes_are_what_the_docs_say() {
         "acknowledge",
         "rehash",
         "doctor",
+        "permissions",
     ] {
         let out = ops(&table, &[command, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{command}: {}", text(&out));
@@ -79,6 +78,30 @@ async fn answers_json_and_exit_codes_are_what_the_docs_say() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("give --stack NAME, or set TABLE_NAME"));
+    // Each command's policy as written; an unknown command is a usage error.
+    let out = ops(&table, &["permissions", "replay"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(text(&out).contains("${TableName}"), "{policy}");
+    assert_eq!(ops(&table, &["permissions", "nope"]).status.code(), Some(2));
+    let files: std::collections::BTreeSet<String> = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/operator-permissions"
+    ))
+    .unwrap()
+    .map(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .replace(".json", "")
+    })
+    .collect();
+    let embedded: std::collections::BTreeSet<String> = payments_ops::permissions::POLICIES
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(files, embedded, "every policy file is in the tool");
+
     let out = ops(&table, &["doctor"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("give --stack NAME"));

@@ -4,13 +4,6 @@
 //! and lookup on DynamoDB Local. Each check is seen failing with its message, then
 //! passing; no probe stores anything.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,11 +14,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use lambda_http::RequestExt;
-use payments_ops::{doctor, Deployment};
+use payments_ops::{doctor, Clients, Deployment};
 use shared::ccpayment::credentials::{Accounts, Credentials};
 use shared::metrics::Metrics;
 use shared::secret::Secret;
 use shared::store::Store;
+use testkit::calls::{RecordAs, Touched};
 
 const V1_ID: &str = "doctor-v1-app";
 const V1_SECRET: &str = "doctor-v1-secret";
@@ -107,6 +101,18 @@ impl LocalApi {
             {
                 return gateway(403, "Forbidden");
             }
+            // What IAM authorizes here: execute-api:Invoke on the route.
+            if let Some(role) = testkit::calls::role_of_access_key(auth) {
+                testkit::calls::record(
+                    &role,
+                    "execute-api",
+                    "Invoke",
+                    &[Touched {
+                        resource: "route/GET/payments/{merchant_ref}".into(),
+                        part: None,
+                    }],
+                );
+            }
             let mut params = HashMap::new();
             params.insert("merchant_ref".to_string(), reference.to_string());
             request = request.with_path_parameters(params);
@@ -151,15 +157,32 @@ fn moto() -> String {
     std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").expect("moto's endpoint (scripts/test.sh)")
 }
 
-async fn moto_config() -> aws_config::SdkConfig {
+async fn moto_config(access_key: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
+            access_key, "testing", None, None, "test",
         ))
         .load()
         .await
+}
+
+/// The doctor's clients on moto, each recording its calls as `ops-doctor`'s; the
+/// lookup probe signs as `as-ops-doctor`, which the local API records.
+async fn doctor_clients(sdk: &aws_config::SdkConfig) -> Clients {
+    let c = Clients::new(sdk);
+    Clients {
+        sdk: moto_config("as-ops-doctor").await,
+        cloudformation: c.cloudformation.record_as("ops-doctor"),
+        dynamodb: c.dynamodb.record_as("ops-doctor"),
+        eventbridge: c.eventbridge.record_as("ops-doctor"),
+        lambda: c.lambda.record_as("ops-doctor"),
+        logs: c.logs.record_as("ops-doctor"),
+        secrets: c.secrets.record_as("ops-doctor"),
+        sns: c.sns.record_as("ops-doctor"),
+        sqs: c.sqs.record_as("ops-doctor"),
+    }
 }
 
 /// The stack as moto can create it: what the doctor reads, named as template.yaml
@@ -198,6 +221,7 @@ fn stack_template(api: &str, suffix: &str) -> String {
     "PaymentEventBusName": {{"Value": "doctor{suffix}-payments"}},
     "AlarmTopicArn": {{"Value": {{"Ref": "AlarmTopic"}}}},
     "PaymentsLookupUrl": {{"Value": "{api}/payments/"}},
+    "PaymentsLookupInvokeArn": {{"Value": "arn:aws:execute-api:us-east-1:123456789012:local/*/GET/*"}},
     "ReconcilerFunctionName": {{"Value": "doctor{suffix}-reconciler"}},
     "PublisherFunctionName": {{"Value": {{"Ref": "PublisherFunction"}}}},
     "CcpaymentWebhookUrl": {{"Value": "{api}/webhooks/ccpayment"}},
@@ -285,7 +309,8 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
     let addr = start_api(api.clone()).await;
 
     // The stack, created by moto's CloudFormation from the template above.
-    let sdk = moto_config().await;
+    let sdk = moto_config("testing").await;
+    let aws = doctor_clients(&sdk).await;
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     cfn.create_stack()
         .stack_name(&stack)
@@ -311,14 +336,29 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
             .await
             .unwrap();
     }
-    let deployment = Deployment::of_stack(&sdk, &stack).await.unwrap();
+    let deployment = Deployment::of_stack(&cfn.record_as("ops-stack"), &stack)
+        .await
+        .unwrap();
     assert_eq!(
         deployment.table.as_deref(),
         Some(format!("doctor{suffix}-table").as_str())
     );
+    // The doctor's policy, filled in from the stack: nothing left to fill.
+    let policy = payments_ops::permissions::filled("doctor", &deployment).unwrap();
+    assert!(!policy.contains("${"), "{policy}");
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{stack}/*")
+    );
+    assert_eq!(
+        policy["Statement"][2]["Resource"],
+        deployment.outputs["AlarmTopicArn"]
+    );
+    assert!(payments_ops::permissions::filled("doctor", &Deployment::from_env()).is_err());
 
     // First run: a fresh deploy, nothing filled, nobody listening.
-    let report = doctor::run(&sdk, &deployment).await.unwrap();
+    let report = doctor::run(&aws, &deployment).await.unwrap();
     print!("{}", report.render());
     assert_eq!(
         failed(&report),
@@ -454,7 +494,7 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
         .parameters
         .insert("CitypayCustomerId".into(), "99".into());
 
-    let report = doctor::run(&sdk, &params).await.unwrap();
+    let report = doctor::run(&aws, &params).await.unwrap();
     print!("{}", report.render());
     assert_eq!(failed(&report), vec!["ccpayment-v2 activation ping"]);
     assert!(
@@ -468,7 +508,7 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
         json(V2_ID, V2_SECRET),
     )
     .await;
-    let report = doctor::run(&sdk, &params).await.unwrap();
+    let report = doctor::run(&aws, &params).await.unwrap();
     print!("{}", report.render());
     assert!(report.passed(), "{}", report.render());
 
@@ -493,7 +533,7 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
     log_run("ERROR").await;
-    let report = doctor::run(&sdk, &params).await.unwrap();
+    let report = doctor::run(&aws, &params).await.unwrap();
     print!("{}", report.render());
     assert_eq!(
         failed(&report),
