@@ -62,14 +62,17 @@ start_dynamodb() {
 # Its own virtualenv, pinned: with jsonpath-ng before 1.16, moto rebuilt a parser for
 # every event a rule delivered (about 350 ms each), which starved every test of it.
 MOTO_VENV="$CARGO_TARGET_DIR/tools/moto-5.2.5"
-start_moto() {
-  local port="$1" logfile="$2"
+ensure_moto() {
   if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
     log "installing moto's server (PyPI) into $MOTO_VENV"
     python3 -m venv "$MOTO_VENV"
     "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check \
       "moto[server]==5.2.5" "jsonpath-ng>=1.16,<2"
   fi
+}
+start_moto() {
+  local port="$1" logfile="$2"
+  ensure_moto
   "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
   wait_up "moto_server" "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" "$logfile"

@@ -26,7 +26,7 @@ use support::*;
 use testkit::ccpayment::{DeliveryState, FakeCcpayment};
 
 const DAY0: i64 = 1_767_225_600;
-const NOTIFICATIONS: usize = 10_000;
+
 const OUTAGE: (i64, i64) = (DAY0 + 6 * 3600, DAY0 + 9 * 3600);
 /// Seconds after the first send at which the provider tries again: 7 attempts over 2 h.
 const RETRIES: [i64; 7] = [0, 60, 300, 900, 1800, 3600, 7200];
@@ -69,6 +69,8 @@ fn body(id: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
     let wall = Instant::now();
+    // Half the day's notifications on every run; `DRILL_SCALE=full` sends 10,000.
+    let notifications = support::drill_scale(10_000);
     let (client, table) = fresh_table().await;
     let clock = Arc::new(AtomicI64::new(DAY0));
     let api = FakeCcpayment::start(APP_ID, SECRET, clock.clone()).await;
@@ -98,9 +100,9 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
     let (reconciler_down, _) = reconciler(dead, &table, rc);
 
     let mut queue: BinaryHeap<Reverse<(i64, Event)>> = BinaryHeap::new();
-    let mut first_sent = Vec::with_capacity(NOTIFICATIONS);
-    for id in 0..NOTIFICATIONS {
-        let t = DAY0 + (id as i64 * 86_400) / NOTIFICATIONS as i64;
+    let mut first_sent = Vec::with_capacity(notifications);
+    for id in 0..notifications {
+        let t = DAY0 + (id as i64 * 86_400) / notifications as i64;
         let logged = api.sent(t, TYPES[id % TYPES.len()]);
         assert_eq!(logged, id);
         first_sent.push(t);
@@ -138,7 +140,7 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
                     api.set_state(id, DeliveryState::Pending);
                     queue.push(Reverse((now, Event::Attempt(id, 0))));
                 }
-                if delivered.len() == NOTIFICATIONS
+                if delivered.len() == notifications
                     && queue.iter().all(|Reverse((_, e))| *e == Event::Tick)
                 {
                     break;
@@ -185,14 +187,14 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
     let items = all_items(&client, &table).await;
     let events = of_type(&items, "event");
     let keys: HashSet<&str> = events.iter().map(|e| s(e, "pk").unwrap()).collect();
-    assert_eq!(events.len(), NOTIFICATIONS, "one event per notification");
-    assert_eq!(keys.len(), NOTIFICATIONS, "no notification twice");
+    assert_eq!(events.len(), notifications, "one event per notification");
+    assert_eq!(keys.len(), notifications, "no notification twice");
     assert!(of_type(&items, "conflict").is_empty());
     for st in of_type(&items, "state") {
         assert_eq!(num(st, "event_count"), Some(1));
         assert_eq!(s(st, "status"), Some("success"));
     }
-    assert_eq!(stored_at.len(), NOTIFICATIONS);
+    assert_eq!(stored_at.len(), notifications);
 
     // The resend limits were never exceeded, every window at most an hour.
     let calls = api.calls();
@@ -211,7 +213,7 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
     }
 
     // Everything sent before the outage ended is stored by `recovered_at`.
-    let recovered_at = (0..NOTIFICATIONS)
+    let recovered_at = (0..notifications)
         .filter(|id| first_sent[*id] < OUTAGE.1)
         .map(|id| stored_at[&id])
         .max()
@@ -220,7 +222,7 @@ async fn a_day_with_a_three_hour_outage_loses_nothing_and_doubles_nothing() {
         .iter()
         .filter(|id| !stored_at.contains_key(id) || stored_at[id] >= OUTAGE.1)
         .count();
-    println!("drill: {NOTIFICATIONS} notifications, {attempts} delivery attempts, {answered_5xx} answered 5xx in the outage, {lost_answers} answers lost after storing");
+    println!("drill: {notifications} notifications, {attempts} delivery attempts, {answered_5xx} answered 5xx in the outage, {lost_answers} answers lost after storing");
     println!(
         "drill: {} resend calls ({} accepted, first {:.1} h, last {:.1} h after day start), {resend_deliveries} notifications resent",
         calls.len(),

@@ -30,7 +30,7 @@ use support::*;
 use testkit::citypay::FakeCityPay;
 
 const DAY0: i64 = 1_767_225_600;
-const ORDERS: usize = 600;
+
 const OUTAGE: (i64, i64) = (DAY0 + 6 * 3600, DAY0 + 9 * 3600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,6 +55,8 @@ fn callback(i: usize, action: &str, status: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     let wall = Instant::now();
+    // Half the day's orders on every run; `DRILL_SCALE=full` creates all 600.
+    let orders = support::drill_scale(600);
     let (client, table) = fresh_table().await;
     let fake = FakeCityPay::start().await;
     let config = |client: aws_sdk_dynamodb::Client| {
@@ -100,8 +102,8 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
 
     let mut queue: BinaryHeap<Reverse<(i64, Event)>> = BinaryHeap::new();
     let mut created_at = Vec::new();
-    for i in 0..ORDERS {
-        let t = DAY0 + (i as i64 * 86_400) / ORDERS as i64;
+    for i in 0..orders {
+        let t = DAY0 + (i as i64 * 86_400) / orders as i64;
         created_at.push(t);
         fake.set_status(&token(i), "IN_PROGRESS");
         fake.set_expires_at_ms(&token(i), (t + 3600) * 1000);
@@ -116,7 +118,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         t += 300;
     }
 
-    let paid: HashSet<usize> = (0..ORDERS).filter(|i| i % 10 < 7).collect();
+    let paid: HashSet<usize> = (0..orders).filter(|i| i % 10 < 7).collect();
     let mut heard_of: HashSet<usize> = HashSet::new();
     let mut stored_callbacks = 0usize;
     let mut lost_callbacks = 0usize;
@@ -190,7 +192,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     }
 
     // Every order, heard of or found by the sweep, ends in CityPay's true final state.
-    for i in 0..ORDERS {
+    for i in 0..orders {
         let st = state_item(&client, &table, "citypay", &order_record_key(&token(i)))
             .await
             .unwrap();
@@ -217,9 +219,9 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         .filter(|e| flags(e).contains(&"found_by_sweep".to_string()))
         .count();
     assert_eq!(swept, found_by_sweep as usize);
-    let never_heard = ORDERS - heard_of.len();
+    let never_heard = orders - heard_of.len();
     // Orders whose every callback fell in the outage: only the sweep finds them.
-    let expected_unknown = (0..ORDERS)
+    let expected_unknown = (0..orders)
         .filter(|i| {
             let c = created_at[*i];
             let in_out = |t: i64| t >= OUTAGE.0 && t < OUTAGE.1;
@@ -244,7 +246,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
     let affected: Vec<usize> = heard_of
         .iter()
         .copied()
-        .chain((0..ORDERS).filter(|i| !heard_of.contains(i)))
+        .chain((0..orders).filter(|i| !heard_of.contains(i)))
         .filter(|i| created_at[*i] + 3600 >= OUTAGE.0 && created_at[*i] < OUTAGE.1)
         .collect();
     let recovered_at = affected.iter().map(|i| correct_at[i]).max().unwrap();
@@ -252,7 +254,7 @@ async fn expiring_orders_and_a_three_hour_outage_end_in_the_true_state() {
         .iter()
         .filter(|st| s(st, "status") == Some("EXPIRED"))
         .count();
-    println!("drill citypay: {ORDERS} orders, {stored_callbacks} callbacks stored, {lost_callbacks} lost in the outage, {expired_locally} expired locally");
+    println!("drill citypay: {orders} orders, {stored_callbacks} callbacks stored, {lost_callbacks} lost in the outage, {expired_locally} expired locally");
     println!("drill citypay: {never_heard} orders had every callback in the outage; the order-history sweep stored {found_by_sweep} orders we had not heard of, 0 unknown at the end; {total_requests} history requests (logins and pages), at most {busiest_hour} in an hour and {busiest_run} in a run");
     println!(
         "drill citypay: {} orders touched the outage; all correct at +{:.2} h, {:.2} h after it ended",

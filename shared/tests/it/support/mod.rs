@@ -675,3 +675,13 @@ pub async fn dead_client() -> Client {
         .port();
     client_without_retries(&format!("http://127.0.0.1:{port}")).await
 }
+
+/// A drill's size: `full` with `DRILL_SCALE=full`, half of it otherwise (the
+/// assertions are the same; the README's figures are those of the full scale).
+pub fn drill_scale(full: usize) -> usize {
+    if std::env::var("DRILL_SCALE").is_ok_and(|v| v == "full") {
+        full
+    } else {
+        full / 2
+    }
+}
