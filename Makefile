@@ -24,9 +24,12 @@ build-PublisherFunction:
 	$(call artifact,publisher)
 build-PaymentsApiFunction:
 	$(call artifact,payments-api)
+# The operator's list on the API: the lookup's binary, with a role of its own.
+build-UnresolvedApiFunction:
+	$(call artifact,payments-api)
 build-ReconcilerFunction:
 	$(call artifact,reconciler)
 
 .PHONY: build-CcpaymentWebhookFunction build-CcpaymentV2WebhookFunction \
 	build-AlchemypayWebhookFunction build-CitypayWebhookFunction build-PublisherFunction \
-	build-PaymentsApiFunction build-ReconcilerFunction
+	build-PaymentsApiFunction build-UnresolvedApiFunction build-ReconcilerFunction

@@ -29,3 +29,4 @@ pub mod serve;
 pub mod store;
 pub mod timestamp;
 pub mod unresolved;
+pub mod unresolved_api;

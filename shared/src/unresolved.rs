@@ -70,6 +70,10 @@ impl Category {
             Category::Quarantined => "quarantined",
         }
     }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 /// One thing not resolved.
@@ -97,6 +101,8 @@ pub struct Entry {
 pub struct Count {
     pub total: usize,
     pub overdue: usize,
+    /// The age of the category's oldest entry (0 when it has none): what pages.
+    pub oldest_age_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +161,7 @@ impl Tally {
         let c = self.counts.entry(e.category.as_str()).or_default();
         c.total += 1;
         c.overdue += usize::from(e.overdue);
+        c.oldest_age_secs = c.oldest_age_secs.max(e.age_secs);
         self.entries.push(e);
         if let Some(keep) = self.keep {
             if self.entries.len() >= keep.saturating_mul(2).max(1) {

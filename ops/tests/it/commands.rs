@@ -89,6 +89,12 @@ async fn each_command_does_what_it_says_on_the_table_bus_and_queue() {
         Metrics::memory().0,
     );
     let now = shared::clock::now_unix();
+    // A suspect hour: the list shows it with its account's resend budget.
+    store
+        .windows("reconciler#ccpayment")
+        .mark_suspect(now - 2 * 3600)
+        .await
+        .unwrap();
     for body in ["api-deposit", "api-deposit-conflicting"] {
         let resp = receiver.handle_at(signed(&fixture(body), now), now).await;
         assert_eq!(resp.status(), 200);
@@ -167,7 +173,11 @@ async fn each_command_does_what_it_says_on_the_table_bus_and_queue() {
             .entries
             .len()
     };
-    assert_eq!(listed(store.clone()).await, 1);
+    assert_eq!(
+        listed(store.clone()).await,
+        2,
+        "the conflict and the window"
+    );
     let conflict = only(&aws.dynamodb, &name, "conflict").await;
     aws.dynamodb
         .update_item()
@@ -179,19 +189,19 @@ async fn each_command_does_what_it_says_on_the_table_bus_and_queue() {
         .send()
         .await
         .unwrap();
-    assert_eq!(listed(store.clone()).await, 0);
+    assert_eq!(listed(store.clone()).await, 1);
     let unresolved = as_command("ops-unresolved").await;
     commands::unresolved(&unresolved, &d, 86_400, 100, true, true)
         .await
         .unwrap();
-    assert_eq!(listed(store.clone()).await, 1);
+    assert_eq!(listed(store.clone()).await, 2);
 
     // acknowledge takes the conflict off the list; a second finds nothing.
     let acknowledge = as_command("ops-acknowledge").await;
     commands::acknowledge(&acknowledge, &d, "ccpayment", RECORD)
         .await
         .unwrap();
-    assert_eq!(listed(store.clone()).await, 0);
+    assert_eq!(listed(store.clone()).await, 1, "the window is left");
     assert!(matches!(
         commands::acknowledge(&acknowledge, &d, "ccpayment", RECORD).await,
         Err(OpsError::No(_))

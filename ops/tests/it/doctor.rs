@@ -221,7 +221,7 @@ fn stack_template(api: &str, suffix: &str) -> String {
     "PaymentEventBusName": {{"Value": "doctor{suffix}-payments"}},
     "AlarmTopicArn": {{"Value": {{"Ref": "AlarmTopic"}}}},
     "PaymentsLookupUrl": {{"Value": "{api}/payments/"}},
-    "PaymentsLookupInvokeArn": {{"Value": "arn:aws:execute-api:us-east-1:123456789012:local/*/GET/*"}},
+    "PaymentsLookupInvokeArn": {{"Value": "arn:aws:execute-api:us-east-1:123456789012:local/*/GET/payments/*"}},
     "ReconcilerFunctionName": {{"Value": "doctor{suffix}-reconciler"}},
     "PublisherFunctionName": {{"Value": {{"Ref": "PublisherFunction"}}}},
     "CcpaymentWebhookUrl": {{"Value": "{api}/webhooks/ccpayment"}},

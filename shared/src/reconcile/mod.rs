@@ -7,6 +7,7 @@ mod ccpayment_v2;
 mod ccpayment_v2_sweep;
 mod citypay;
 mod citypay_sweep;
+pub mod paging;
 pub mod request;
 
 pub use ccpayment_v2_sweep::V2SweepConfig;
@@ -57,6 +58,9 @@ pub struct ReconcilerConfig {
     /// `None` when CityPay's access token is not set: no order-history sweep.
     pub citypay_sweep: Option<citypay_sweep::CitypaySweepConfig>,
     pub stale_after_secs: i64,
+    /// The categories of the operator's list that page a human, and after how
+    /// many seconds (`paging`).
+    pub page_after: Vec<(crate::unresolved::Category, i64)>,
     pub api_timeout: Duration,
     /// How long each provider's steps may take in one run: a slow provider API
     /// never uses up the run the others need.
@@ -209,6 +213,13 @@ impl ReconcilerConfig {
             )?,
             citypay_sweep,
             stale_after_secs: config::parse_or("STALE_AFTER_SECS", 86_400i64)?,
+            page_after: paging::parse(
+                &config::optional("PAGE_AFTER_HOURS").unwrap_or_else(|| paging::DEFAULT.into()),
+            )
+            .map_err(|reason| ConfigError::Invalid {
+                name: "PAGE_AFTER_HOURS",
+                reason,
+            })?,
             api_timeout: Duration::from_secs(5),
             provider_budget: Duration::from_secs(config::parse_or(
                 "RECONCILER_PROVIDER_BUDGET_SECS",
@@ -344,6 +355,8 @@ pub struct Summary {
     pub unresolved: BTreeMap<String, usize>,
     pub unresolved_overdue: BTreeMap<String, usize>,
     pub oldest_unresolved_age_secs: i64,
+    /// The paging categories whose oldest entry is past their limit, with its age.
+    pub needs_a_human: BTreeMap<String, i64>,
     /// Deployed providers whose configuration is missing a part: what they
     /// could not do this run. Not an error of the run: the alarm says it.
     pub unconfigured: Vec<Unconfigured>,
@@ -622,6 +635,7 @@ impl Reconciler {
                 .insert((*category).to_string(), count.overdue);
         }
         sum.oldest_unresolved_age_secs = overview.oldest_age_secs();
+        sum.needs_a_human = paging::needs_a_human(&self.config.page_after, &overview.counts);
         Ok(())
     }
 
@@ -706,6 +720,25 @@ impl Reconciler {
             self.metrics.emit(
                 &[("Component", "reconciler"), ("Provider", provider)],
                 &[("ProviderUnconfigured", 1.0, Unit::Count)],
+            );
+        }
+        for (category, limit) in &self.config.page_after {
+            let age = sum.needs_a_human.get(category.as_str());
+            if let Some(age) = age {
+                tracing::warn!(
+                    category = category.as_str(),
+                    oldest_age_secs = *age,
+                    limit_secs = *limit,
+                    "unresolved needs a human; see payments-ops unresolved"
+                );
+            }
+            self.metrics.emit(
+                &[("Component", "reconciler"), ("Category", category.as_str())],
+                &[(
+                    "UnresolvedNeedsAHuman",
+                    f64::from(u8::from(age.is_some())),
+                    Unit::Count,
+                )],
             );
         }
         for (category, n) in &sum.unresolved {

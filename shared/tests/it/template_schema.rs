@@ -340,8 +340,8 @@ fn every_function_has_a_route_or_a_schedule() {
     let fns = functions(&t);
     assert_eq!(
         fns.len(),
-        ALL.len() + 3,
-        "one function per provider, the reconciler, the lookup and the publisher"
+        ALL.len() + 4,
+        "one function per provider, the reconciler, the lookup, the operator's list and the publisher"
     );
     for (name, f) in fns {
         let events = f["Properties"]["Events"].as_mapping().unwrap();
@@ -496,7 +496,7 @@ fn the_lookup_is_signed_and_the_webhooks_are_not() {
         t["Resources"]["WebhookApi"]["Properties"]["Auth"]["EnableIamAuthorizer"],
         true
     );
-    let mut lookups = 0;
+    let (mut lookups, mut unresolved) = (0, 0);
     for (name, f) in functions(&t) {
         let events = f["Properties"]["Events"].as_mapping().unwrap();
         for e in events.values().filter(|e| e["Type"] == "HttpApi") {
@@ -506,6 +506,21 @@ fn the_lookup_is_signed_and_the_webhooks_are_not() {
                 // A provider cannot sign with SigV4: each delivery authenticates itself.
                 assert!(p.get("Auth").is_none(), "{name} {path}");
                 assert_eq!(p["Method"], "POST", "{name} {path}");
+            } else if path.starts_with("/unresolved") {
+                // The operator's list, on a function of its own (its own role).
+                assert_eq!(name, "UnresolvedApiFunction", "{path}");
+                assert_eq!(p["Auth"]["Authorizer"], "AWS_IAM", "{path}");
+                assert_eq!(
+                    f["Properties"]["Environment"]["Variables"]["API_ROUTES"],
+                    "unresolved"
+                );
+                let method = if path.ends_with("/acknowledge") {
+                    "POST"
+                } else {
+                    "GET"
+                };
+                assert_eq!(p["Method"], method, "{path}");
+                unresolved += 1;
             } else {
                 assert_eq!(name, "PaymentsApiFunction", "{path}");
                 assert_eq!(p["Auth"]["Authorizer"], "AWS_IAM", "{path}");
@@ -523,6 +538,14 @@ fn the_lookup_is_signed_and_the_webhooks_are_not() {
         }
     }
     assert_eq!(lookups, 3);
+    assert_eq!(
+        unresolved, 2,
+        "the list and its acknowledge, each its own route"
+    );
+    // The merchant's grant reaches the lookup, never the operator's list.
+    let mut arn = Vec::new();
+    strings(&t["Outputs"]["PaymentsLookupInvokeArn"]["Value"], &mut arn);
+    assert!(arn[0].ends_with("/GET/payments/*"), "{arn:?}");
 }
 
 #[test]
@@ -757,7 +780,7 @@ fn operator_resource(arn: &str) -> String {
         "*" => "*".into(),
         "${AlarmTopicArn}" => "topic".into(),
         "${PaymentEventBusArn}" => "bus".into(),
-        "${PaymentsLookupInvokeArn}" => "route/GET/*".into(),
+        "${PaymentsLookupInvokeArn}" => "route/GET/payments/*".into(),
         a if a.contains(":dynamodb:") => match a.split_once("/index/") {
             Some((_, index)) => format!("index/{index}"),
             None => "table".into(),
@@ -949,4 +972,52 @@ fn every_recorded_call_is_granted_and_every_grant_is_used() {
         println!("{f:28} granted, not exercised here: {a} on {r} ({why})");
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// Every category the reconciler pages for has its parameter (defaulting to the
+/// code's default), its condition and its alarm on `UnresolvedNeedsAHuman` with
+/// that category; `PAGE_AFTER_HOURS` passes each parameter under its category.
+#[test]
+fn each_paging_category_has_its_limit_parameter_and_alarm() {
+    use shared::reconcile::paging;
+    let t = template();
+    let sub = t["Resources"]["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+        ["PAGE_AFTER_HOURS"]
+        .clone();
+    let Value::Tagged(tag) = sub else {
+        panic!("PAGE_AFTER_HOURS is a !Sub")
+    };
+    assert_eq!(tag.tag, "Sub");
+    let text = tag.value.as_str().unwrap();
+    let defaults = paging::parse(paging::DEFAULT).unwrap();
+    let mut seen = Vec::new();
+    for part in text.split(',') {
+        let (category, param) = part.split_once('=').unwrap();
+        let param = param.trim_start_matches("${").trim_end_matches('}');
+        let name = param.strip_suffix("PageAfterHours").unwrap();
+        let default = t["Parameters"][param]["Default"].as_i64().unwrap();
+        let code = defaults
+            .iter()
+            .find(|(c, _)| c.as_str() == category)
+            .map(|(_, secs)| secs / 3600);
+        assert_eq!(Some(default), code, "{param}: the code's default differs");
+        assert_eq!(
+            t["Parameters"][param]["MinValue"], 0,
+            "{param}: 0 never pages"
+        );
+        let alarm = &t["Resources"][format!("{name}NeedsAHumanAlarm").as_str()];
+        assert_eq!(alarm["Condition"], format!("{name}PagingOn").as_str());
+        assert!(!t["Conditions"][format!("{name}PagingOn").as_str()].is_null());
+        let p = &alarm["Properties"];
+        assert_eq!(p["MetricName"], "UnresolvedNeedsAHuman");
+        assert_eq!(p["Dimensions"][1]["Name"], "Category");
+        assert_eq!(p["Dimensions"][1]["Value"], category);
+        assert_eq!(p["Threshold"], 1);
+        seen.push(category.to_string());
+    }
+    let all: Vec<String> = defaults
+        .iter()
+        .map(|(c, _)| c.as_str().to_string())
+        .collect();
+    assert_eq!(seen, all, "every paging category is in the template");
 }

@@ -621,6 +621,7 @@ pub fn reconciler_config(
         citypay_late_payment_grace_secs: 6 * 3600,
         citypay_sweep: None,
         stale_after_secs: 86_400,
+        page_after: shared::reconcile::paging::parse(shared::reconcile::paging::DEFAULT).unwrap(),
         api_timeout: Duration::from_secs(2),
         provider_budget: Duration::from_secs(30),
         unconfigured: Vec::new(),
