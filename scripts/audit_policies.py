@@ -182,6 +182,7 @@ PLACEHOLDERS = {
     "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:shop-AlarmTopic-1A2B3C4D5E6F",
     "ReconcilerFunctionName": "shop-ReconcilerFunction-1A2B3C4D5E6F",
     "PaymentsLookupInvokeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5/*/GET/payments/*",
+    "UnresolvedListInvokeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5/*/GET/unresolved",
 }
 
 

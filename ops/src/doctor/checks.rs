@@ -56,11 +56,12 @@ const PROVIDERS: [Provider; 4] = [
     },
 ];
 
-const COMMON_OUTPUTS: [&str; 6] = [
+const COMMON_OUTPUTS: [&str; 7] = [
     "TableName",
     "PaymentEventBusName",
     "AlarmTopicArn",
     "PaymentsLookupUrl",
+    "UnresolvedUrl",
     "ReconcilerFunctionName",
     "PublisherFunctionName",
 ];
@@ -386,6 +387,45 @@ impl<'a> Probe<'a> {
                 match status {
                     403 => "your credentials may not call the lookup: allow execute-api:Invoke on PaymentsLookupInvokeArn",
                     _ => "the lookup route does not reach its function: deploy the stack again and read the function's log",
+                },
+            ),
+        }
+    }
+
+    /// A SigV4-signed read of the operator's list: its function's page (read only).
+    pub async fn unresolved_list(&self) -> Check {
+        let check = "operator's list (SigV4)";
+        let Some(base) = self.output("UnresolvedUrl") else {
+            return Check::fail(check, "no list URL in the outputs", "see 'stack outputs'");
+        };
+        let url = format!("{}?limit=1", base.trim_end_matches('/'));
+        match crate::sigv4::signed_get(&self.http, &self.aws.sdk, &url).await {
+            Err(e) => Check::fail(check, e, "this tool signs with your AWS credentials: configure them"),
+            Ok((200, body)) => match serde_json::from_str::<serde_json::Value>(&body) {
+                Ok(page) if page.get("counts").is_some() => {
+                    let total: u64 = page
+                        .get("counts")
+                        .and_then(serde_json::Value::as_object)
+                        .map(|c| {
+                            c.values()
+                                .filter_map(|v| v.get("total")?.as_u64())
+                                .sum()
+                        })
+                        .unwrap_or(0);
+                    Check::pass(check, format!("the function's page: {total} unresolved"))
+                }
+                _ => Check::fail(
+                    check,
+                    format!("answered 200 without the list ({})", brief(&body)),
+                    "the route does not reach the list's function: deploy the stack again",
+                ),
+            },
+            Ok((status, body)) => Check::fail(
+                check,
+                format!("answered {status} ({})", brief(&body)),
+                match status {
+                    403 => "your credentials may not read the list: allow execute-api:Invoke on UnresolvedListInvokeArn",
+                    _ => "the route does not reach the list's function: deploy the stack again and read the function's log",
                 },
             ),
         }

@@ -96,6 +96,7 @@ pub async fn run(aws: &Clients, d: &Deployment) -> Result<Report, OpsError> {
     out.extend(probe.routes().await);
     out.push(probe.v2_ping().await);
     out.push(probe.lookup().await);
+    out.push(probe.unresolved_list().await);
     out.push(probe.stream_mapping().await);
     out.push(probe.alarm_subscription().await);
     out.push(probe.bus_rules().await);

@@ -78,6 +78,7 @@ impl LocalApi {
             ("POST", ["webhooks", "alchemypay", _]) => Some("alchemypay"),
             ("POST", ["webhooks", "citypay", _]) => Some("citypay"),
             ("GET", ["payments", _]) => Some("lookup"),
+            ("GET", ["unresolved"]) => Some("unresolved"),
             _ => None,
         };
         let Some(route) = route.filter(|r| self.routes.lock().unwrap().contains(r)) else {
@@ -89,6 +90,32 @@ impl LocalApi {
             let mut params = HashMap::new();
             params.insert("token".to_string(), token.to_string());
             request = request.with_path_parameters(params);
+        }
+        if route == "unresolved" {
+            let auth = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !auth.contains("/execute-api/aws4_request") {
+                return gateway(403, "Forbidden");
+            }
+            if let Some(role) = testkit::calls::role_of_access_key(auth) {
+                testkit::calls::record(
+                    &role,
+                    "execute-api",
+                    "Invoke",
+                    &[Touched {
+                        resource: "route/GET/unresolved".into(),
+                        part: None,
+                    }],
+                );
+            }
+            let response =
+                shared::unresolved_api::handle(&self.store, &request, shared::clock::now_ms())
+                    .await;
+            let (parts, body) = response.into_parts();
+            return hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())));
         }
         if let Some(reference) = segments.get(1).filter(|_| route == "lookup") {
             let auth = request
@@ -222,6 +249,8 @@ fn stack_template(api: &str, suffix: &str) -> String {
     "AlarmTopicArn": {{"Value": {{"Ref": "AlarmTopic"}}}},
     "PaymentsLookupUrl": {{"Value": "{api}/payments/"}},
     "PaymentsLookupInvokeArn": {{"Value": "arn:aws:execute-api:us-east-1:123456789012:local/*/GET/payments/*"}},
+    "UnresolvedUrl": {{"Value": "{api}/unresolved"}},
+    "UnresolvedListInvokeArn": {{"Value": "arn:aws:execute-api:us-east-1:123456789012:local/*/GET/unresolved"}},
     "ReconcilerFunctionName": {{"Value": "doctor{suffix}-reconciler"}},
     "PublisherFunctionName": {{"Value": {{"Ref": "PublisherFunction"}}}},
     "CcpaymentWebhookUrl": {{"Value": "{api}/webhooks/ccpayment"}},
@@ -303,7 +332,8 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
             Metrics::memory().0,
         ),
         store: store.clone(),
-        // The CCPayment v1 route is missing at first, as from a broken deploy.
+        // The CCPayment v1 route and the list's are missing at first, as from a
+        // broken deploy.
         routes: std::sync::Mutex::new(vec!["ccpayment-v2", "alchemypay", "citypay", "lookup"]),
     });
     let addr = start_api(api.clone()).await;
@@ -368,6 +398,7 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
             "citypay access token and id",
             "route ccpayment",
             "ccpayment-v2 activation ping",
+            "operator's list (SigV4)",
             "alarm subscription",
             "rules on the bus",
             "reconciler last run",
@@ -419,7 +450,10 @@ async fn every_check_fails_with_what_to_do_then_passes_and_no_probe_stores_anyth
         "citypay-api-token".into(),
     )
     .await;
-    api.routes.lock().unwrap().push("ccpayment");
+    api.routes
+        .lock()
+        .unwrap()
+        .extend(["ccpayment", "unresolved"]);
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = sqs

@@ -781,6 +781,7 @@ fn operator_resource(arn: &str) -> String {
         "${AlarmTopicArn}" => "topic".into(),
         "${PaymentEventBusArn}" => "bus".into(),
         "${PaymentsLookupInvokeArn}" => "route/GET/payments/*".into(),
+        "${UnresolvedListInvokeArn}" => "route/GET/unresolved".into(),
         a if a.contains(":dynamodb:") => match a.split_once("/index/") {
             Some((_, index)) => format!("index/{index}"),
             None => "table".into(),
