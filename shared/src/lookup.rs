@@ -13,6 +13,7 @@ use lambda_http::{Body, Request, Response};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 
+use crate::response::error;
 use crate::store::lookup::RecordItems;
 use crate::store::payment::{pk_for_ref, pk_for_user, Payment};
 use crate::store::{AttrExt, Item, Store, StoreError};
@@ -245,20 +246,6 @@ pub async fn find(store: &Store, lookup: &Lookup) -> Result<Option<Answer>, Stor
         });
     }
     Ok(Some(Answer { payments: out }))
-}
-
-#[derive(Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
-    crate::response::json(
-        status,
-        &ErrorBody {
-            error: message.into(),
-        },
-    )
 }
 
 /// The HTTP API's lookup: 200 with the payments, 404 for an unknown reference,

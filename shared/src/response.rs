@@ -24,3 +24,18 @@ pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> 
     );
     resp
 }
+
+#[derive(Debug, serde::Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// The IAM-authorized API's error: `{"error": "..."}`, saying what is wrong.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    json(
+        status,
+        &ErrorBody {
+            error: message.into(),
+        },
+    )
+}

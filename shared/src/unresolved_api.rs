@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, Response};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
+use crate::response::error;
 use crate::store::Store;
 use crate::unresolved::{Entry, Overview};
 
@@ -50,20 +51,6 @@ struct Acknowledged {
     provider: String,
     record_id: String,
     acknowledged: usize,
-}
-
-#[derive(Debug, Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
-    crate::response::json(
-        status,
-        &ErrorBody {
-            error: message.into(),
-        },
-    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

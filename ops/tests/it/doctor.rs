@@ -91,33 +91,13 @@ impl LocalApi {
             params.insert("token".to_string(), token.to_string());
             request = request.with_path_parameters(params);
         }
-        if route == "unresolved" {
-            let auth = request
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !auth.contains("/execute-api/aws4_request") {
-                return gateway(403, "Forbidden");
-            }
-            if let Some(role) = testkit::calls::role_of_access_key(auth) {
-                testkit::calls::record(
-                    &role,
-                    "execute-api",
-                    "Invoke",
-                    &[Touched {
-                        resource: "route/GET/unresolved".into(),
-                        part: None,
-                    }],
-                );
-            }
-            let response =
-                shared::unresolved_api::handle(&self.store, &request, shared::clock::now_ms())
-                    .await;
-            let (parts, body) = response.into_parts();
-            return hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())));
-        }
-        if let Some(reference) = segments.get(1).filter(|_| route == "lookup") {
+        // API Gateway's IAM authorizer: a SigV4 signature for execute-api, or its 403.
+        let iam_route = match route {
+            "unresolved" => Some("route/GET/unresolved"),
+            "lookup" => Some("route/GET/payments/{merchant_ref}"),
+            _ => None,
+        };
+        if let Some(resource) = iam_route {
             let auth = request
                 .headers()
                 .get("authorization")
@@ -135,11 +115,20 @@ impl LocalApi {
                     "execute-api",
                     "Invoke",
                     &[Touched {
-                        resource: "route/GET/payments/{merchant_ref}".into(),
+                        resource: resource.into(),
                         part: None,
                     }],
                 );
             }
+        }
+        if route == "unresolved" {
+            let response =
+                shared::unresolved_api::handle(&self.store, &request, shared::clock::now_ms())
+                    .await;
+            let (parts, body) = response.into_parts();
+            return hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())));
+        }
+        if let Some(reference) = segments.get(1).filter(|_| route == "lookup") {
             let mut params = HashMap::new();
             params.insert("merchant_ref".to_string(), reference.to_string());
             request = request.with_path_parameters(params);
