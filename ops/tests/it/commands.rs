@@ -5,7 +5,6 @@
 use payments_ops::{commands, Clients, Deployment, OpsError};
 use shared::ccpayment::credentials::{Accounts, Credentials};
 use shared::metrics::Metrics;
-use shared::secret::Secret;
 use shared::store::Store;
 use testkit::bus::LocalBus;
 use testkit::calls::RecordAs;
@@ -73,12 +72,7 @@ async fn each_command_does_what_it_says_on_the_table_bus_and_queue() {
     // A payment, then a conflicting body for its record: one entry on the list.
     let receiver = shared::ccpayment::CcpaymentReceiver::new(
         shared::ccpayment::CcpaymentConfig {
-            accounts: Accounts::one(Credentials {
-                app_id: APP_ID.into(),
-                secret: Secret::new(SECRET),
-                previous_secret: None,
-                previous_until: None,
-            }),
+            accounts: Accounts::one(Credentials::new(APP_ID, SECRET)),
             freshness: shared::timestamp::Freshness {
                 window_secs: 300,
                 horizon_secs: 90 * 86_400,

@@ -29,12 +29,7 @@ const ALCHEMY_TOKEN: &str = "doctor-alchemypay-token-0123456789";
 const CITYPAY_TOKEN: &str = "doctor-citypay-token-0123456789";
 
 fn account(id: &str, secret: &str) -> Accounts {
-    Accounts::one(Credentials {
-        app_id: id.into(),
-        secret: Secret::new(secret),
-        previous_secret: None,
-        previous_until: None,
-    })
+    Accounts::one(Credentials::new(id, secret))
 }
 
 fn freshness() -> shared::timestamp::Freshness {

@@ -24,6 +24,16 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// An account with no rotation under way.
+    pub fn new(app_id: impl Into<String>, secret: &str) -> Self {
+        Self {
+            app_id: app_id.into(),
+            secret: Secret::new(secret),
+            previous_secret: None,
+            previous_until: None,
+        }
+    }
+
     /// The previous secret, if it is still accepted at `now_unix`.
     pub fn previous_at(&self, now_unix: i64) -> Option<&Secret> {
         let until = self.previous_until.unwrap_or(i64::MAX);
