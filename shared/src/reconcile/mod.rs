@@ -722,7 +722,10 @@ impl Reconciler {
                 &[("ProviderUnconfigured", 1.0, Unit::Count)],
             );
         }
-        for (category, limit) in &self.config.page_after {
+        // Only from a list that was read: a failed read says nothing either way
+        // (`ReconcilerErrorsAlarm` says it failed), never "nothing to page".
+        let list_read = !sum.unresolved.is_empty();
+        for (category, limit) in self.config.page_after.iter().filter(|_| list_read) {
             let age = sum.needs_a_human.get(category.as_str());
             if let Some(age) = age {
                 tracing::warn!(

@@ -65,6 +65,16 @@ async fn a_conflict_pages_once_older_than_its_limit_and_stops_when_acknowledged(
         vec![("conflict".into(), 1.0), ("held".into(), 0.0)]
     );
 
+    // The table unreachable: the run fails, and says nothing about paging either way.
+    let (blind, blind_docs) = support::reconciler(
+        dead_client().await,
+        &table,
+        reconciler_config(None, "http://127.0.0.1:9"),
+    );
+    let sum = blind.run_at(now + 7300).await;
+    assert!(!sum.errors.is_empty());
+    assert!(paging(&blind_docs).is_empty(), "no 0 from a list not read");
+
     // Looked at and acknowledged: the page stops.
     let store = shared::store::Store::new(client.clone(), &table, 90);
     assert!(
