@@ -75,12 +75,9 @@ impl Rig {
         let fake_citypay = FakeCityPay::start().await;
         let ccpayment = CcpaymentReceiver::new(
             CcpaymentConfig {
-                accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
-                    app_id: APP_ID.into(),
-                    secret: Secret::new(APP_SECRET),
-                    previous_secret: None,
-                    previous_until: None,
-                }),
+                accounts: shared::ccpayment::credentials::Accounts::one(Credentials::new(
+                    APP_ID, APP_SECRET,
+                )),
                 freshness: shared::timestamp::Freshness {
                     window_secs: 300,
                     horizon_secs: 90 * 86_400,
@@ -92,12 +89,7 @@ impl Rig {
         );
         let fake_ccpayment_v2 = FakeCcpaymentV2::start(APP_ID, APP_SECRET).await;
         let confirm_timeout = Duration::from_secs(3);
-        let ccpayment_v2_account = Credentials {
-            app_id: APP_ID.into(),
-            secret: Secret::new(APP_SECRET),
-            previous_secret: None,
-            previous_until: None,
-        };
+        let ccpayment_v2_account = Credentials::new(APP_ID, APP_SECRET);
         let ccpayment_v2 = CcpaymentV2Receiver::new(
             CcpaymentV2::new(CcpaymentV2Config {
                 accounts: Accounts::one(ccpayment_v2_account.clone()),

@@ -155,21 +155,17 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
     .await;
     let store = || Store::new(client.clone(), table, 90);
     let mut v2 = v2_config(&fake_v2.base_url());
-    v2.accounts = shared::ccpayment::credentials::Accounts::one(Credentials {
-        app_id: "local-ccpayment-v2-app-id".into(),
-        secret: Secret::new("local-ccpayment-v2-app-secret"),
-        previous_secret: None,
-        previous_until: None,
-    });
+    v2.accounts = shared::ccpayment::credentials::Accounts::one(Credentials::new(
+        "local-ccpayment-v2-app-id",
+        "local-ccpayment-v2-app-secret",
+    ));
     let (cc2, _) = ccpayment_v2_receiver(client.clone(), table, v2);
     let cc = CcpaymentReceiver::new(
         CcpaymentConfig {
-            accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
-                app_id: "local-ccpayment-app-id".into(),
-                secret: Secret::new("local-ccpayment-app-secret"),
-                previous_secret: None,
-                previous_until: None,
-            }),
+            accounts: shared::ccpayment::credentials::Accounts::one(Credentials::new(
+                "local-ccpayment-app-id",
+                "local-ccpayment-app-secret",
+            )),
             freshness: shared::timestamp::Freshness {
                 window_secs: 300,
                 horizon_secs: 90 * 86_400,

@@ -178,12 +178,7 @@ mod tests {
     const NOW: i64 = 1_677_152_490;
 
     fn creds() -> Credentials {
-        Credentials {
-            app_id: APP_ID.into(),
-            secret: Secret::new(SECRET),
-            previous_secret: None,
-            previous_until: None,
-        }
+        Credentials::new(APP_ID, SECRET)
     }
 
     const FRESHNESS: Freshness = Freshness {

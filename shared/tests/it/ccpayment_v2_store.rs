@@ -294,12 +294,7 @@ async fn several_accounts_in_one_deployment_and_a_rotation() {
             previous_secret: Some(Secret::new(V2_SECRET)),
             previous_until: Some(NOW + 86_400),
         },
-        Credentials {
-            app_id: "shop-b".into(),
-            secret: Secret::new("secret-b"),
-            previous_secret: None,
-            previous_until: None,
-        },
+        Credentials::new("shop-b", "secret-b"),
     ])
     .unwrap();
     // One API base serves both accounts here: the fake of shop A refuses shop B's

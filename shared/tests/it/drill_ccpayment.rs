@@ -333,12 +333,7 @@ async fn ccpayment_v2_a_day_with_a_three_hour_outage_is_recovered_by_sweeps() {
     let mut rc = reconciler_config(None, "http://127.0.0.1:9");
     rc.ccpayment_v2 = Some((
         api.base_url(),
-        Accounts::one(Credentials {
-            app_id: V2_APP_ID.into(),
-            secret: shared::secret::Secret::new(V2_SECRET),
-            previous_secret: None,
-            previous_until: None,
-        }),
+        Accounts::one(Credentials::new(V2_APP_ID, V2_SECRET)),
     ));
     rc.v2_sweep = Some(V2SweepConfig {
         lists: vec![

@@ -395,7 +395,6 @@ fn sample_reconciler_events_parse() {
 async fn several_shops_each_get_their_own_windows_budget_and_bill_info() {
     use shared::ccpayment::credentials::Accounts;
     use shared::ccpayment::Credentials;
-    use shared::secret::Secret;
 
     const SHOP2: &str = "shop-2-app-id";
     const SHOP2_SECRET: &str = "shop-2-app-secret";
@@ -403,16 +402,8 @@ async fn several_shops_each_get_their_own_windows_budget_and_bill_info() {
     let clock = Arc::new(AtomicI64::new(DAY0));
     let api = fake(&clock).await;
     api.add_account(SHOP2, SHOP2_SECRET);
-    let accounts = Accounts::new(vec![
-        credentials(),
-        Credentials {
-            app_id: SHOP2.into(),
-            secret: Secret::new(SHOP2_SECRET),
-            previous_secret: None,
-            previous_until: None,
-        },
-    ])
-    .unwrap();
+    let accounts =
+        Accounts::new(vec![credentials(), Credentials::new(SHOP2, SHOP2_SECRET)]).unwrap();
     let mut config = reconciler_config(Some(&api.base_url()), "http://127.0.0.1:9");
     config.ccpayment = Some((api.base_url(), accounts.clone()));
     let (rx, _) = reconciler(client.clone(), &table, config);

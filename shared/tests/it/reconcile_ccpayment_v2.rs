@@ -8,7 +8,6 @@ use crate::support;
 use shared::ccpayment::credentials::Accounts;
 use shared::ccpayment::Credentials;
 use shared::metrics::total;
-use shared::secret::Secret;
 use std::time::Duration;
 use support::*;
 
@@ -58,12 +57,7 @@ async fn rig_with(sweep: Option<V2SweepConfig>) -> Rig {
     let mut config = reconciler_config(None, "http://127.0.0.1:9");
     config.ccpayment_v2 = Some((
         fake.base_url(),
-        Accounts::one(Credentials {
-            app_id: V2_APP_ID.into(),
-            secret: Secret::new(V2_SECRET),
-            previous_secret: None,
-            previous_until: None,
-        }),
+        Accounts::one(Credentials::new(V2_APP_ID, V2_SECRET)),
     ));
     config.resend_settle_secs = 0;
     config.v2_sweep = sweep;
@@ -428,18 +422,8 @@ async fn each_account_gets_its_own_share_of_a_runs_sweep_requests() {
     config.ccpayment_v2 = Some((
         fake.base_url(),
         Accounts::new(vec![
-            Credentials {
-                app_id: V2_APP_ID.into(),
-                secret: Secret::new(V2_SECRET),
-                previous_secret: None,
-                previous_until: None,
-            },
-            Credentials {
-                app_id: "shop-2".into(),
-                secret: Secret::new("shop-2-secret"),
-                previous_secret: None,
-                previous_until: None,
-            },
+            Credentials::new(V2_APP_ID, V2_SECRET),
+            Credentials::new("shop-2", "shop-2-secret"),
         ])
         .unwrap(),
     ));

@@ -92,12 +92,10 @@ async fn ccpayment_samples() {
     let Samples { manifest, files } = samples("ccpayment");
     let (client, table) = fresh_table().await;
     let config = CcpaymentConfig {
-        accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
-            app_id: manifest["app_id"].as_str().unwrap().into(),
-            secret: Secret::new(manifest["app_secret"].as_str().unwrap()),
-            previous_secret: None,
-            previous_until: None,
-        }),
+        accounts: shared::ccpayment::credentials::Accounts::one(Credentials::new(
+            manifest["app_id"].as_str().unwrap(),
+            manifest["app_secret"].as_str().unwrap(),
+        )),
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
             horizon_secs: 90 * 86_400,
@@ -134,12 +132,8 @@ async fn ccpayment_v2_samples() {
     let secret = manifest["app_secret"].as_str().unwrap();
     let fake = testkit::ccpayment_v2::FakeCcpaymentV2::start(app_id, secret).await;
     let mut config = v2_config(&fake.base_url());
-    config.accounts = shared::ccpayment::credentials::Accounts::one(Credentials {
-        app_id: app_id.into(),
-        secret: Secret::new(secret),
-        previous_secret: None,
-        previous_until: None,
-    });
+    config.accounts =
+        shared::ccpayment::credentials::Accounts::one(Credentials::new(app_id, secret));
     let (rx, docs) = ccpayment_v2_receiver(client.clone(), &table, config);
     let signed_at: i64 = manifest["signed_at"].as_str().unwrap().parse().unwrap();
     let mut accepted = 0;

@@ -85,12 +85,7 @@ pub async fn fresh_table_with_stream() -> (Client, String) {
 }
 
 pub fn credentials() -> Credentials {
-    Credentials {
-        app_id: APP_ID.into(),
-        secret: Secret::new(SECRET),
-        previous_secret: None,
-        previous_until: None,
-    }
+    Credentials::new(APP_ID, SECRET)
 }
 
 /// `client` with its calls recorded as `function`'s (the template's logical id),
@@ -422,12 +417,9 @@ pub const V2_SECRET: &str = "test-v2-app-secret";
 
 pub fn v2_config(api_base: &str) -> shared::ccpayment_v2::CcpaymentV2Config {
     shared::ccpayment_v2::CcpaymentV2Config {
-        accounts: shared::ccpayment::credentials::Accounts::one(Credentials {
-            app_id: V2_APP_ID.into(),
-            secret: Secret::new(V2_SECRET),
-            previous_secret: None,
-            previous_until: None,
-        }),
+        accounts: shared::ccpayment::credentials::Accounts::one(Credentials::new(
+            V2_APP_ID, V2_SECRET,
+        )),
         freshness: shared::timestamp::Freshness {
             window_secs: 300,
             horizon_secs: 90 * 86_400,
