@@ -58,7 +58,9 @@ async fn a_conflict_pages_once_older_than_its_limit_and_stops_when_acknowledged(
         .get("conflict")
         .copied()
         .unwrap_or_default();
-    assert!((7199..=7201).contains(&age), "{:?}", sum.needs_a_human);
+    // Its age counts from when the conflicting body was stored, a moment after `now`
+    // (longer on a loaded machine): two hours at most, far past the 1 h limit.
+    assert!((7200 - 60..=7200).contains(&age), "{:?}", sum.needs_a_human);
     assert_eq!(sum.needs_a_human.len(), 1);
     assert_eq!(
         paging(&docs),
