@@ -33,11 +33,19 @@ impl PaymentEvent {
         }
     }
 
-    /// `payment.<lifecycle>`: what a rule matches on.
+    /// `payment.<lifecycle>`: what a rule matches on. `payment.merged` for the
+    /// last version of a payment whose record moved to its reference's payment:
+    /// its lifecycle is not news, and a rule on `payment.paid` must not see the
+    /// same money twice.
     pub fn detail_type(&self) -> String {
+        if self.payment.merged_into.is_some() {
+            return MERGED_DETAIL_TYPE.to_string();
+        }
         format!("payment.{}", self.payment.lifecycle.as_str())
     }
 }
+
+pub const MERGED_DETAIL_TYPE: &str = "payment.merged";
 
 /// Short enough for every consumer's dedupe key (SQS FIFO allows 128 characters),
 /// and the same for the same payment and version wherever it is computed.

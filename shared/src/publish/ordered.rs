@@ -198,6 +198,7 @@ mod tests {
                 amounts_source: None,
                 price: None,
                 flags: vec![],
+                merged_into: None,
                 version,
                 changed_at_ms: 0,
                 key: (pk.into(), "ccpayment#record#r".into()),

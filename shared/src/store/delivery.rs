@@ -33,8 +33,9 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Serialize;
 
-use super::attr::dynamo;
+use super::attr::{dynamo, AttrExt};
 use super::expr::{n, s, update_expression, Expr};
+use super::merge::{adopt, Moving, ID_PREFIX};
 use super::payment::{decimal, payment_key, Found, ViewWrite};
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK, STATE_SK};
 use super::Store;
@@ -186,8 +187,13 @@ struct EventItem<'a> {
     applied_status: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'a str>,
+    // An empty map is left out: nothing reads it, and DynamoDB Local's stream
+    // renders one as `{}`, which the SDK's stream client cannot read.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     refs: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     amounts: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     details: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     flags: Vec<&'a str>,
@@ -207,24 +213,52 @@ impl Store {
             self.event_item(delivery, &pk, &schema::event_sk(&delivery.event_id))?;
         let mut mode = first_mode(delivery);
         let mut found = Found::default();
-        // The delivery as kept once it turned out to name another reference.
-        let mut flagged: Option<Delivery> = None;
+        // The delivery as written once it turned out to name another reference
+        // (then kept as a conflict) or to lack the one its record holds.
+        let mut own: Option<Delivery> = None;
+        let mut conflict = false;
+        let mut moving: Option<Moving> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let d = flagged.as_ref().unwrap_or(delivery);
-            let items = self.transaction(d, &pk, event_item.clone(), mode, found)?;
+            let d = own.as_ref().unwrap_or(delivery);
+            let (items, wrote) = match &moving {
+                Some(m) => {
+                    let (rest, wrote) = self.move_items(d, &pk, m, found, true)?;
+                    let mut items = vec![self.event_put(event_item.clone())?];
+                    items.extend(rest);
+                    (items, wrote)
+                }
+                None => (
+                    self.transaction(d, &pk, event_item.clone(), mode, found)?,
+                    mode,
+                ),
+            };
             let err = match self.transact(items).await {
-                Ok(_) if flagged.is_some() => return Ok(Recorded::Conflict),
+                Ok(_) if conflict => return Ok(Recorded::Conflict),
                 Ok(_) => {
                     return Ok(Recorded::New {
-                        state_advanced: mode == ViewWrite::Advance,
+                        state_advanced: wrote == ViewWrite::Advance,
                     })
                 }
                 Err(e) => e,
             };
+            let retries = attempt < MAX_CONTENTION_ATTEMPTS;
             match classify(&err, d) {
-                Cancel::OtherReference(held) if flagged.is_none() => {
+                Cancel::Move(m) if retries => moving = Some(*m),
+                // The state changed while moving it: start again from what it is now.
+                Cancel::StaleState | Cancel::OtherReference(_) | Cancel::Adopt(_)
+                    if moving.is_some() && retries =>
+                {
+                    moving = None;
+                    mode = first_mode(d);
+                }
+                Cancel::NothingToClose if moving.as_ref().is_some_and(|m| m.close) => {
+                    if let Some(m) = moving.as_mut() {
+                        m.close = false;
+                    }
+                }
+                Cancel::OtherReference(held) if !conflict => {
                     let mut kept = d.clone();
                     kept.flags.insert(REFERENCE_CONFLICT.to_string());
                     event_item = self.event_item(&kept, &pk, &schema::event_sk(&kept.event_id))?;
@@ -238,7 +272,8 @@ impl Store {
                         );
                     }
                     mode = ViewWrite::Seen;
-                    flagged = Some(kept);
+                    own = Some(kept);
+                    conflict = true;
                 }
                 Cancel::Duplicate(old) => {
                     // The first copy committed its status with its event; only a
@@ -255,7 +290,10 @@ impl Store {
                     }
                     return Ok(recorded);
                 }
-                Cancel::StaleState if mode != ViewWrite::Seen => {
+                Cancel::Adopt(old) if mode != ViewWrite::Create && own.is_none() => {
+                    own = Some(adopt(d, &old));
+                }
+                Cancel::StaleState | Cancel::Adopt(_) if mode != ViewWrite::Seen => {
                     mode = next_mode(d, mode);
                 }
                 Cancel::OtherCurrency if !found.mixed_currency => {
@@ -264,7 +302,7 @@ impl Store {
                 Cancel::RecordsFull if !found.records_full => {
                     found.records_full = true;
                 }
-                Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
+                Cancel::Contended if retries => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Cancel::Contended => return Err(StoreError::Contention(attempt)),
@@ -272,6 +310,9 @@ impl Store {
                 | Cancel::OtherCurrency
                 | Cancel::RecordsFull
                 | Cancel::OtherReference(_)
+                | Cancel::Move(_)
+                | Cancel::Adopt(_)
+                | Cancel::NothingToClose
                 | Cancel::Other => return Err(dynamo(err)),
             }
         }
@@ -299,6 +340,16 @@ impl Store {
         mode: ViewWrite,
         found: Found,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = vec![self.event_put(event_item)?];
+        items.extend(self.state_and_payment(d, pk, mode, found, true)?);
+        Ok(items)
+    }
+
+    /// The event's put: only where no item is; a failure returns the one there.
+    fn event_put(
+        &self,
+        event_item: HashMap<String, AttributeValue>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(event_item))
@@ -306,9 +357,7 @@ impl Store {
             .expression_attribute_names("#pk", PK)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        items.extend(self.state_and_payment(d, pk, mode, found, true)?);
-        Ok(items)
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// The state update and, unless nothing the merchant sees changes, the
@@ -321,7 +370,7 @@ impl Store {
         found: Found,
         with_event: bool,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let state = self.state_update(d, pk, mode, with_event)?;
+        let state = self.state_update(d, pk, mode, with_event, None)?;
         let mut items = vec![TransactWriteItem::builder().update(state).build()];
         if mode != ViewWrite::Seen {
             let payment = self.payment_update(d, mode, found)?;
@@ -398,25 +447,47 @@ impl Store {
     /// Applies `d.status` to the record's state and payment without writing an
     /// event: for a status confirmed after the event was stored (a duplicate
     /// callback, the reconciler). Returns whether the status advanced.
-    async fn advance_state(&self, d: &Delivery) -> Result<bool, StoreError> {
-        if d.status.is_none() {
+    async fn advance_state(&self, delivery: &Delivery) -> Result<bool, StoreError> {
+        if delivery.status.is_none() {
             return Ok(false);
         }
-        let pk = schema::record_pk(d.provider, &d.record_key);
+        let pk = schema::record_pk(delivery.provider, &delivery.record_key);
         let mut found = Found::default();
+        let mut own: Option<Delivery> = None;
+        let mut moving: Option<Moving> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let items = self.state_and_payment(d, &pk, ViewWrite::Advance, found, false)?;
-            let Err(err) = self.transact(items).await else {
-                return Ok(true);
+            let d = own.as_ref().unwrap_or(delivery);
+            let (items, wrote) = match &moving {
+                Some(m) => self.move_items(d, &pk, m, found, false)?,
+                None => (
+                    self.state_and_payment(d, &pk, ViewWrite::Advance, found, false)?,
+                    ViewWrite::Advance,
+                ),
             };
+            let Err(err) = self.transact(items).await else {
+                return Ok(wrote == ViewWrite::Advance);
+            };
+            let retries = attempt < MAX_CONTENTION_ATTEMPTS;
             match classify_reasons(&err, 0, d) {
+                Cancel::Move(m) if retries => moving = Some(*m),
+                Cancel::StaleState | Cancel::OtherReference(_) | Cancel::Adopt(_)
+                    if moving.is_some() && retries =>
+                {
+                    moving = None;
+                }
+                Cancel::NothingToClose if moving.as_ref().is_some_and(|m| m.close) => {
+                    if let Some(m) = moving.as_mut() {
+                        m.close = false;
+                    }
+                }
+                Cancel::Adopt(old) if own.is_none() => own = Some(adopt(d, &old)),
                 // Another reference: the record's own view stays as it is.
                 Cancel::StaleState | Cancel::OtherReference(_) => return Ok(false),
                 Cancel::OtherCurrency if !found.mixed_currency => found.mixed_currency = true,
                 Cancel::RecordsFull if !found.records_full => found.records_full = true,
-                Cancel::Contended if attempt < MAX_CONTENTION_ATTEMPTS => {
+                Cancel::Contended if retries => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Cancel::Contended => return Err(StoreError::Contention(attempt)),
@@ -425,12 +496,15 @@ impl Store {
         }
     }
 
-    fn state_update(
+    /// The record's state update for `mode`; `moving` when the record moves to its
+    /// reference's payment (then conditioned on the state as read).
+    pub(super) fn state_update(
         &self,
         d: &Delivery,
         pk: &str,
         mode: ViewWrite,
         with_event: bool,
+        moving: Option<&Moving>,
     ) -> Result<Update, StoreError> {
         let mut e = Expr::default();
         let now = e.value(n(d.received_at_ms));
@@ -518,23 +592,42 @@ impl Store {
                 set.push(format!("{q} = if_not_exists({q}, {qv})"));
                 let since = e.name(OPEN_SINCE);
                 set.push(format!("{since} = if_not_exists({since}, {now})"));
-                let f = e.name("flags");
-                let clash = e.value(s(TERMINAL_CLASH));
-                let status = e.name("status");
-                let name = e.value(s(&st.name));
-                condition = Some(format!(
-                    "(attribute_exists({status}) AND {status} <> {name} AND NOT contains({f}, {clash}))"
-                ));
+                // A move holds the state to what it read instead (`Moving::condition`).
+                if moving.is_none() {
+                    let f = e.name("flags");
+                    let clash = e.value(s(TERMINAL_CLASH));
+                    let status = e.name("status");
+                    let name = e.value(s(&st.name));
+                    condition = Some(format!(
+                        "(attribute_exists({status}) AND {status} <> {name} AND NOT contains({f}, {clash}))"
+                    ));
+                }
             }
             (None, _) if d.needs_reconcile => open(&mut e, &mut set),
             _ => {}
         }
         // The first merchant reference a record is given stays its reference.
-        if matches!(mode, ViewWrite::Advance | ViewWrite::Clash) {
+        if matches!(mode, ViewWrite::Advance | ViewWrite::Clash) && moving.is_none() {
             if let (Some(c), Some(r)) = (condition.as_mut(), &d.view.merchant_ref) {
                 let k = e.name("merchant_ref");
                 let v = e.value(s(r));
                 c.push_str(&format!(" AND (attribute_not_exists({k}) OR {k} = {v})"));
+            }
+        }
+        match moving {
+            Some(m) => {
+                if mode != ViewWrite::Advance {
+                    pointers(d, &mut e, &mut set);
+                }
+                condition = Some(m.condition(&mut e, mode));
+            }
+            None => {
+                if let Some(keyed) = payment_key_condition(d, mode, &mut e) {
+                    condition = Some(match condition {
+                        Some(c) => format!("{c} AND {keyed}"),
+                        None => keyed,
+                    });
+                }
             }
         }
         if !flags.is_empty() {
@@ -546,7 +639,7 @@ impl Store {
         }
         let expression = update_expression(&set, &add, &remove);
         // The old state comes back with a failed condition: it tells a late status
-        // from another merchant reference.
+        // from another merchant reference, or from a record still keyed by its id.
         let old = condition
             .as_ref()
             .map(|_| ReturnValuesOnConditionCheckFailure::AllOld);
@@ -582,21 +675,8 @@ impl Store {
             e.name("direction"),
             e.value(s(v.direction.as_str()))
         ));
-        let (payment_pk, payment_sk) = payment_key(d);
-        set.push(format!(
-            "{} = {}",
-            e.name("payment_pk"),
-            e.value(s(payment_pk))
-        ));
-        set.push(format!(
-            "{} = {}",
-            e.name("payment_sk"),
-            e.value(s(payment_sk))
-        ));
+        pointers(d, e, set);
         let texts = [
-            ("merchant_ref", v.merchant_ref.clone()),
-            ("user_ref", v.user_ref.clone()),
-            ("payment_order", v.order.clone()),
             ("currency", v.currency.clone()),
             ("amount_due", v.amount_due.map(decimal)),
             ("amount_paid", v.amount_paid.map(decimal)),
@@ -707,6 +787,13 @@ enum Cancel {
     OtherReference(String),
     /// The state's condition: a late status, a record that exists, a clash known.
     StaleState,
+    /// The state's condition: the record is keyed by its id and this write brings
+    /// its reference. Or, during a move, the state changed since it was read.
+    Move(Box<Moving>),
+    /// The state's condition: the record has a reference this write lacks.
+    Adopt(HashMap<String, AttributeValue>),
+    /// The close's condition: the id-keyed payment is not there.
+    NothingToClose,
     /// The payment's condition: a paid payment in another currency than its order's.
     OtherCurrency,
     /// The payment's condition: the order lists as many records as it may.
@@ -764,14 +851,33 @@ fn classify_reasons<R>(
             .all(|i| code(i) == "None")
     };
     if code(first) == "ConditionalCheckFailed" && others_clear(first) {
-        let held = reasons
-            .get(first)
-            .and_then(|r| r.item())
+        let old = reasons.get(first).and_then(|r| r.item());
+        let held = old
             .and_then(|item| item.get("merchant_ref"))
             .and_then(|v| v.as_s().ok());
-        return match (held, merchant_ref) {
-            (Some(held), Some(ours)) if held != ours => Cancel::OtherReference(held.clone()),
+        if let (Some(held), Some(ours)) = (held, merchant_ref) {
+            if held != ours {
+                return Cancel::OtherReference(held.clone());
+            }
+        }
+        let (ours, _) = payment_key(d);
+        let theirs = old.and_then(|item| item.text("payment_pk"));
+        return match (old, theirs) {
+            (Some(old), Some(_)) if !ours.starts_with(ID_PREFIX) => {
+                Moving::from_state(old).map_or(Cancel::StaleState, |m| Cancel::Move(Box::new(m)))
+            }
+            (Some(old), Some(theirs)) if theirs != ours => Cancel::Adopt(old.clone()),
             _ => Cancel::StaleState,
+        };
+    }
+    if code(first + 2) == "ConditionalCheckFailed" && others_clear(first + 2) {
+        // Only a move has a third update, and its condition fails only for an
+        // item that is not there (a payment already closed is a state that moved).
+        let there = reasons.get(first + 2).and_then(|r| r.item()).is_some();
+        return if there {
+            Cancel::Other
+        } else {
+            Cancel::NothingToClose
         };
     }
     if code(first + 1) == "ConditionalCheckFailed" && others_clear(first + 1) {
@@ -797,6 +903,53 @@ fn classify_reasons<R>(
         return Cancel::Contended;
     }
     Cancel::Other
+}
+
+/// Where the record's payment is, and the references that key it.
+fn pointers(d: &Delivery, e: &mut Expr, set: &mut Vec<String>) {
+    let (payment_pk, payment_sk) = payment_key(d);
+    set.push(format!(
+        "{} = {}",
+        e.name("payment_pk"),
+        e.value(s(payment_pk))
+    ));
+    set.push(format!(
+        "{} = {}",
+        e.name("payment_sk"),
+        e.value(s(payment_sk))
+    ));
+    let v = &d.view;
+    for (name, value) in [
+        ("merchant_ref", &v.merchant_ref),
+        ("user_ref", &v.user_ref),
+        ("payment_order", &v.order),
+    ] {
+        if let Some(value) = value {
+            set.push(format!("{} = {}", e.name(name), e.value(s(value))));
+        }
+    }
+}
+
+/// A record belongs to one payment. A write keyed by the record's id finds the
+/// state at that payment (else the record has a reference this write lacks); a
+/// write with a reference finds it at no id-keyed payment (else the record moves).
+fn payment_key_condition(d: &Delivery, mode: ViewWrite, e: &mut Expr) -> Option<String> {
+    let (payment_pk, _) = payment_key(d);
+    let keyed_by_id = payment_pk.starts_with(ID_PREFIX);
+    let writes_payment = matches!(mode, ViewWrite::Advance | ViewWrite::Clash);
+    if keyed_by_id && writes_payment {
+        let p = e.name("payment_pk");
+        let v = e.value(s(payment_pk));
+        Some(format!("(attribute_not_exists({p}) OR {p} = {v})"))
+    } else if !keyed_by_id && (writes_payment || mode == ViewWrite::Seen) {
+        let p = e.name("payment_pk");
+        let v = e.value(s(ID_PREFIX));
+        Some(format!(
+            "(attribute_not_exists({p}) OR NOT begins_with({p}, {v}))"
+        ))
+    } else {
+        None
+    }
 }
 
 /// On a notification kept for naming another merchant reference: its record's.

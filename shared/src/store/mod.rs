@@ -9,6 +9,7 @@ mod client;
 mod delivery;
 mod expr;
 pub mod lookup;
+mod merge;
 mod open;
 mod paging;
 pub mod payment;

@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::attr::AttrExt;
 use super::delivery::{Delivery, StoreError};
 use super::expr::{n, s, update_expression, Expr};
+use super::merge::{MERGED_INTO_MERCHANT_REF, MERGED_INTO_PK, MERGED_INTO_USER_REF};
 use super::schema::{changed_pk, key_part, CHANGED_AT, CHANGED_PK, PK, SK};
 use super::Store;
 use crate::lifecycle::{AmountsSource, Direction, Lifecycle, OrderTotals, Price, TERMINAL_CLASH};
@@ -145,7 +146,11 @@ impl Store {
         let mut remove = Vec::new();
         let mut condition = None;
         let summed = v.order.is_some();
-        let view_flags = v.flags(&d.flags);
+        let mut view_flags = v.flags(&d.flags);
+        // A record moving to its reference's payment brings a clash it had.
+        if d.flags.contains(TERMINAL_CLASH) {
+            view_flags.insert(TERMINAL_CLASH.into());
+        }
         if mode != ViewWrite::Clash {
             let lifecycle = if mode == ViewWrite::Create {
                 Lifecycle::Unknown
@@ -341,11 +346,25 @@ pub struct Payment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
     pub flags: Vec<String>,
+    /// On the last version of a payment keyed by a provider's record id: the
+    /// record's reference became known, and the record is now part of the
+    /// payment these references find. This payment changes no more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<MergedInto>,
     pub version: u64,
     pub changed_at_ms: i64,
     /// The item's key: where the lookup and a replay find it again.
     #[serde(skip)]
     pub key: (String, String),
+}
+
+/// Where a payment's record went: look it up by these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergedInto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_ref: Option<String>,
 }
 
 impl Payment {
@@ -419,6 +438,10 @@ impl Payment {
             amounts_source: item.text("amounts_source").and_then(AmountsSource::parse),
             price,
             flags: flags.into_iter().collect(),
+            merged_into: item.contains_key(MERGED_INTO_PK).then(|| MergedInto {
+                merchant_ref: item.text(MERGED_INTO_MERCHANT_REF).map(str::to_string),
+                user_ref: item.text(MERGED_INTO_USER_REF).map(str::to_string),
+            }),
             version: u64::try_from(item.int("version")?).ok()?,
             changed_at_ms: item.int("changed_at_ms")?,
             key,

@@ -24,6 +24,7 @@ mod drill_citypay;
 mod events_out;
 mod faults;
 mod hostile;
+mod late_reference;
 mod load;
 mod paging;
 mod reconcile_ccpayment;

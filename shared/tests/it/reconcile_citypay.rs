@@ -763,7 +763,7 @@ async fn the_fake_refuses_beyond_citypays_limits_and_the_client_reports_it() {
     assert_eq!(fake.violations().len(), 1);
 }
 
-fn sweep_config(pages_per_run: u32) -> shared::reconcile::CitypaySweepConfig {
+pub(crate) fn sweep_config(pages_per_run: u32) -> shared::reconcile::CitypaySweepConfig {
     shared::reconcile::CitypaySweepConfig {
         access_token: shared::secret::Secret::new("access-1"),
         pages_per_run,
