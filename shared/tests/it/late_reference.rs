@@ -345,3 +345,59 @@ async fn a_ccpayment_payment_seen_before_its_order_joins_the_orders_sums_once() 
         2
     );
 }
+
+#[tokio::test]
+async fn a_swept_order_whose_callback_gives_another_final_status_moves_with_the_clash() {
+    let (client, table) = fresh_table().await;
+    let fake = FakeCityPay::start().await;
+    fake.set_access("access-1", JwtHeader::Authorization);
+    let (rx, _) = citypay_receiver(client.clone(), &table, &fake.base_url());
+    let store = Store::new(client.clone(), &table, 90);
+    let now = shared::clock::now_unix();
+    fake.add_to_history("canceled-late4", (now - 600) * 1000);
+    let mut config = reconciler_config(None, &fake.base_url());
+    config.citypay_sweep = Some(sweep_config(1));
+    let (reconciler, _) = reconciler(client.clone(), &table, config);
+    assert_eq!(reconciler.run_at(now).await.citypay_found_by_sweep, 1);
+    // CityPay's order API now says the order was paid: two final answers.
+    fake.set_status("canceled-late4", "CONFIRMED");
+    let body = callback("canceled-late4", "confirmation", "CONFIRMED", "shop-4");
+    let resp = rx.handle(post("citypay", CITYPAY_TOKEN, &body, None)).await;
+    assert_eq!(resp.status(), 200);
+
+    let found = find(&store, &Lookup::MerchantRef("shop-4".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let p = &found.payments[0].payment;
+    // The first final answer stands, flagged for a human, under the reference.
+    assert_eq!(p.lifecycle, Lifecycle::Canceled);
+    assert!(
+        p.flags.contains(&"terminal_clash".to_string()),
+        "{:?}",
+        p.flags
+    );
+    let record = order_record_key("canceled-late4");
+    let state = state_item(&client, &table, "citypay", &record)
+        .await
+        .unwrap();
+    assert!(flags(&state).contains(&"terminal_clash".to_string()));
+    assert_eq!(s(&state, "payment_pk"), Some("ref#shop-4"));
+    let list = shared::unresolved::overview(&store, now * 1000, 86_400, 100)
+        .await
+        .unwrap();
+    assert!(
+        list.entries.iter().any(|e| {
+            e.category == shared::unresolved::Category::TerminalClash
+                && e.subject.contains("canceled-late4")
+        }),
+        "{:?}",
+        list.entries
+    );
+    let closed = by_key(&payments(&client, &table).await)[&format!("id#citypay#{record}")].clone();
+    assert_eq!(closed.version, 2);
+    assert_eq!(
+        closed.merged_into.unwrap().merchant_ref.as_deref(),
+        Some("shop-4")
+    );
+}
