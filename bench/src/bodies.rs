@@ -55,7 +55,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The provider (`shared::provider::ALL`) whose receiver takes this kind.
+    /// The provider (`shared::registry::ALL`) whose receiver takes this kind.
     pub fn provider(self) -> &'static str {
         match self {
             Kind::Ccpayment | Kind::CcpaymentProcessing => shared::ccpayment::PROVIDER,

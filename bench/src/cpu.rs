@@ -11,7 +11,7 @@ pub enum CpuError {
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error("the body was refused: {0:?}")]
-    Refused(shared::intake::Rejection),
+    Refused(shared::rejection::Rejection),
     #[error("the typical body did not reach a known status")]
     NoStatus,
     #[error("cannot read the thread's CPU clock: {0}")]

@@ -140,7 +140,7 @@ async fn main() -> std::process::ExitCode {
 
 /// A provider the benchmark does not measure stops it, rather than going unmeasured.
 fn every_provider_is_measured() -> Result<(), String> {
-    for p in shared::provider::ALL {
+    for p in shared::registry::ALL {
         if !SCENARIOS.iter().any(|(_, k, _)| k.provider() == p.name) {
             return Err(format!("no scenario for provider {}", p.name));
         }

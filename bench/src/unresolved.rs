@@ -112,7 +112,7 @@ pub async fn measure(rig: &Rig, open: usize, runs: usize) -> Result<UnresolvedRe
     }
     Ok(UnresolvedReport {
         open_records: listed,
-        queues_walked: shared::provider::ALL
+        queues_walked: shared::registry::ALL
             .iter()
             .map(|p| p.open_queues.len())
             .sum::<usize>()

@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shared::publish::replay::{self, Scope};
 use shared::publish::{OrderedQueue, Publisher};
 
-use crate::{Clients, Deployment, OpsError};
+use crate::clients::Clients;
+use crate::deployment::Deployment;
+use crate::error::OpsError;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -192,8 +194,8 @@ pub async fn acknowledge(
     provider: &str,
     record_id: &str,
 ) -> Result<(), OpsError> {
-    if !shared::provider::ALL.iter().any(|p| p.name == provider) {
-        let names: Vec<&str> = shared::provider::ALL.iter().map(|p| p.name).collect();
+    if !shared::registry::ALL.iter().any(|p| p.name == provider) {
+        let names: Vec<&str> = shared::registry::ALL.iter().map(|p| p.name).collect();
         return Err(OpsError::CannotRun(format!(
             "unknown provider {provider:?}: one of {}",
             names.join(", ")

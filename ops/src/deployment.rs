@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::OpsError;
+use crate::error::OpsError;
 
 #[derive(Debug, Clone, Default)]
 pub struct Deployment {
@@ -61,7 +61,7 @@ impl Deployment {
             .map_err(|e| {
                 OpsError::CannotRun(format!(
                     "cannot read stack {name}: {}",
-                    crate::aws_error(&e)
+                    crate::error::aws_error(&e)
                 ))
             })?;
         let stack = out
@@ -117,7 +117,7 @@ impl Deployment {
     }
 
     /// The store on this deployment's table.
-    pub fn store(&self, aws: &crate::Clients) -> Result<shared::store::Store, OpsError> {
+    pub fn store(&self, aws: &crate::clients::Clients) -> Result<shared::store::Store, OpsError> {
         Ok(shared::store::Store::new(
             aws.dynamodb.clone(),
             self.table()?,

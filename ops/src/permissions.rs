@@ -3,7 +3,8 @@
 //! placeholders filled from a stack: pseudo parameters from the stack's ARN, the
 //! rest from its outputs.
 
-use crate::{Deployment, OpsError};
+use crate::deployment::Deployment;
+use crate::error::OpsError;
 
 /// Each command's policy; `stack` is what `--stack` adds to any of them.
 pub const POLICIES: &[(&str, &str)] = &[

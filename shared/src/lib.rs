@@ -21,6 +21,8 @@ pub mod provider;
 pub mod publish;
 pub mod receiver;
 pub mod reconcile;
+pub mod registry;
+pub mod rejection;
 pub mod request;
 pub mod response;
 pub mod secret;

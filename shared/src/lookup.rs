@@ -79,8 +79,8 @@ impl Lookup {
             )?)),
             ["payments", provider, record_id] => {
                 let provider = segment(provider, "provider")?;
-                if !crate::provider::ALL.iter().any(|p| p.name == provider) {
-                    let names: Vec<&str> = crate::provider::ALL.iter().map(|p| p.name).collect();
+                if !crate::registry::ALL.iter().any(|p| p.name == provider) {
+                    let names: Vec<&str> = crate::registry::ALL.iter().map(|p| p.name).collect();
                     return Err(LookupError::Provider(names.join(", ")));
                 }
                 Ok(Lookup::Record {

@@ -1,5 +1,5 @@
 //! A provider as a unit: what only it knows (`Provider`), and the facts every list
-//! of providers reads (`ProviderInfo`, `ALL`). The pipeline around it (pre-checks,
+//! of providers reads (`ProviderInfo`; the list is `crate::registry::ALL`). The pipeline around it (pre-checks,
 //! storage, answer, log line, metrics) is `crate::receiver::Receiver`, written once.
 
 use std::future::Future;
@@ -7,12 +7,13 @@ use std::future::Future;
 use lambda_http::Request;
 
 use crate::config::ConfigError;
-use crate::intake::Rejection;
+use crate::rejection::Rejection;
 use crate::store::Delivery;
 
 /// What the tests, the template checks, the reconciler, the dashboard and the
 /// benchmark need to know of each provider. Each provider module declares its own
-/// `INFO`; `ALL` lists them, and everything that must cover every provider reads it.
+/// `INFO`; `crate::registry::ALL` lists them, and everything that must cover every
+/// provider reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderInfo {
     /// Key prefix, metric dimension `Provider`, log field, `events/<name>/`.
@@ -46,14 +47,6 @@ pub struct Expiry {
     pub attribute: &'static str,
     pub millis_per_unit: i64,
 }
-
-/// Every provider, in the order the README lists them.
-pub const ALL: &[&ProviderInfo] = &[
-    &crate::ccpayment::INFO,
-    &crate::ccpayment_v2::INFO,
-    &crate::alchemypay::INFO,
-    &crate::citypay::INFO,
-];
 
 /// What an authentic delivery comes to.
 // One per delivery, moved once: boxing would only add an allocation.
@@ -104,28 +97,5 @@ pub trait Provider: Send + Sync + Sized + 'static {
     /// that can be asked to resend.
     fn resend_scope(&self, _req: &Request) -> Option<String> {
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_functions_are_unique_and_consistent() {
-        let mut names: Vec<_> = ALL.iter().map(|p| p.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ALL.len());
-        for p in ALL {
-            assert_eq!(p.function, format!("{}-webhook", p.name));
-            assert!(p.route.starts_with(&format!("/webhooks/{}", p.name)));
-            for q in p.open_queues {
-                assert!(q.starts_with(&format!("{}#", p.name)), "{q}");
-            }
-            for q in p.unconfirmable_queues {
-                assert!(p.open_queues.contains(q), "{q}");
-            }
-        }
     }
 }

@@ -8,9 +8,10 @@ use std::time::Instant;
 use lambda_http::{Body, Request, Response};
 
 use crate::config::ConfigError;
-use crate::intake::{self, Backend, Rejection};
+use crate::intake::{self, Backend};
 use crate::metrics::{Metrics, Unit};
 use crate::provider::{Confirmed, Provider};
+use crate::rejection::Rejection;
 use crate::store::windows::Reason;
 use crate::store::{Quarantined, Store};
 

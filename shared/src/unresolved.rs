@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use serde::Serialize;
 
 use crate::lifecycle::{Lifecycle, TERMINAL_CLASH};
-use crate::provider::{ProviderInfo, ALL};
+use crate::provider::ProviderInfo;
+use crate::registry::ALL;
 use crate::store::budget::{self, Usage};
 use crate::store::windows::{Reason, ScopedWindow};
 use crate::store::{

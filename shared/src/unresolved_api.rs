@@ -74,8 +74,8 @@ fn route(method: &Method, path: &str) -> Result<Route, ListError> {
                 .decode_utf8()
                 .map_err(|_| ListError::Route)?
                 .into_owned();
-            if !crate::provider::ALL.iter().any(|p| p.name == provider) {
-                let names: Vec<&str> = crate::provider::ALL.iter().map(|p| p.name).collect();
+            if !crate::registry::ALL.iter().any(|p| p.name == provider) {
+                let names: Vec<&str> = crate::registry::ALL.iter().map(|p| p.name).collect();
                 return Err(ListError::Provider(names.join(", ")));
             }
             let record_id = percent_decode_str(record_id)

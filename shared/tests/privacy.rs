@@ -198,7 +198,7 @@ async fn every_sample_event(client: &aws_sdk_dynamodb::Client, table: &str) -> u
         Metrics::memory().0,
     );
     let mut n = 0;
-    for provider in shared::provider::ALL.iter().map(|p| p.name) {
+    for provider in shared::registry::ALL.iter().map(|p| p.name) {
         let dir = format!("{}/../events/{provider}", env!("CARGO_MANIFEST_DIR"));
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use shared::ccpayment::sign;
 
-use crate::Result;
+/// Any failure of a task, reported as its message.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 pub const LOCAL_APP_ID: &str = "local-ccpayment-app-id";
 pub const LOCAL_APP_SECRET: &str = "local-ccpayment-app-secret";
@@ -290,7 +291,7 @@ pub fn generate() -> Result<()> {
         ("alchemypay", alchemypay_cases()),
         ("citypay", citypay_cases()),
     ];
-    for p in shared::provider::ALL {
+    for p in shared::registry::ALL {
         if !providers.iter().any(|(name, _)| *name == p.name) {
             return Err(format!(
                 "no sample events for provider {}: add its cases here",

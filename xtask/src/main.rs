@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+use events::Result;
 
 #[tokio::main]
 async fn main() -> ExitCode {

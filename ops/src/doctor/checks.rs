@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use shared::secret::Secret;
 
-use super::Check;
-use crate::{aws_error, Clients, Deployment, OpsError};
+use super::check::Check;
+use crate::clients::Clients;
+use crate::deployment::Deployment;
+use crate::error::{aws_error, OpsError};
 
 /// How a provider's deliveries are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,47 +3,16 @@
 //! token, CCPayment v2's activation ping, a lookup of a random reference), so a
 //! doctor run leaves the table as it found it.
 
+mod check;
 mod checks;
+
+pub use check::Check;
 
 use serde::Serialize;
 
-use crate::{Clients, Deployment, OpsError};
-
-/// One line of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    /// What was found (never a secret's value).
-    pub detail: String,
-    /// What to do when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
-
-impl Check {
-    pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ok: true,
-            detail: detail.into(),
-            fix: None,
-        }
-    }
-
-    pub fn fail(
-        name: impl Into<String>,
-        detail: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self {
-            name: name.into(),
-            ok: false,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
-    }
-}
+use crate::clients::Clients;
+use crate::deployment::Deployment;
+use crate::error::OpsError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

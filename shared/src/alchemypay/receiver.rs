@@ -6,9 +6,10 @@ use lambda_http::Request;
 use super::notification::CardOrder;
 use super::{ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
-use crate::intake::{self, IpAllowList, Rejection};
+use crate::intake::{self, IpAllowList};
 use crate::lifecycle::{amount, AmountsSource, Direction, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
+use crate::rejection::Rejection;
 use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange};
 

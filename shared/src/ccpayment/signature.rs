@@ -69,13 +69,13 @@ pub fn sign(app_id: &str, secret: &str, timestamp: &str, body: &[u8]) -> String 
 /// does not match or a timestamp beyond the horizon) are what a secret change or a
 /// clock problem looks like: CCPayment logs them as failed, so their hour is asked
 /// to be resent first. Both API versions.
-pub fn is_loss_evidence(rejection: &crate::intake::Rejection) -> bool {
+pub fn is_loss_evidence(rejection: &crate::rejection::Rejection) -> bool {
     let evidence = [
         SignatureError::Mismatch,
         SignatureError::Timestamp(TimestampError::TooOld),
         SignatureError::Timestamp(TimestampError::TooFarAhead),
     ];
-    matches!(rejection, crate::intake::Rejection::Unauthorized { code, .. }
+    matches!(rejection, crate::rejection::Rejection::Unauthorized { code, .. }
         if evidence.iter().any(|e| e.code() == *code))
 }
 
@@ -84,16 +84,16 @@ pub fn is_loss_evidence(rejection: &crate::intake::Rejection) -> bool {
 pub fn signed_account<'r, 'a>(
     req: &'r lambda_http::Request,
     accounts: &'a super::credentials::Accounts,
-) -> Result<(SignedHeaders<'r>, &'a Credentials), crate::intake::Rejection> {
+) -> Result<(SignedHeaders<'r>, &'a Credentials), crate::rejection::Rejection> {
     let header =
-        |name| crate::request::single_header(req, name).map_err(crate::intake::header_rejection);
+        |name| crate::request::single_header(req, name).map_err(crate::rejection::header_rejection);
     let headers = SignedHeaders {
         app_id: header("appid")?,
         timestamp: header("timestamp")?,
         sign: header("sign")?,
     };
     let account = accounts.get(headers.app_id).ok_or_else(|| {
-        crate::intake::Rejection::unauthorized(
+        crate::rejection::Rejection::unauthorized(
             SignatureError::AppIdMismatch.code(),
             "Appid does not match a configured account",
         )

@@ -11,9 +11,10 @@ use super::order_api::{ConfirmError, ConfirmedOrder, OrderApi};
 use super::status::{DepositStatus, OrderStatus};
 use super::{deposit_record_key, order_record_key, DEPOSIT_QUEUE, ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
-use crate::intake::{self, IpAllowList, Rejection};
+use crate::intake::{self, IpAllowList};
 use crate::lifecycle::{amount, AmountsSource, Direction, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
+use crate::rejection::Rejection;
 use crate::secret::Secret;
 use crate::store::{Delivery, StatusChange};
 

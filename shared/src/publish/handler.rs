@@ -13,6 +13,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+use super::error::PublishError;
 use super::event::{decide, Decision, PaymentEvent};
 use super::ordered::OrderedQueue;
 use crate::config::ConfigError;
@@ -28,14 +29,6 @@ pub const DEFAULT_SOURCE: &str = "payment-webhooks";
 /// bounded retries (`PublisherMaxRetries`) last through an outage of the bus,
 /// until the records' age bound (`PublisherMaxRecordAgeSecs`) is what ends them.
 pub const DEFAULT_REFUSAL_PAUSE: Duration = Duration::from_secs(20);
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("stream record {0} has no sequence number: cannot report it, failing the batch")]
-    NoSequenceNumber(String),
-    #[error("event cannot be encoded: {0}")]
-    Encode(String),
-}
 
 /// Where events go: the bus, and the `source` they carry; and, when the
 /// deployment asks for it, the ordered queue as well.

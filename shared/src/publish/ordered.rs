@@ -17,8 +17,8 @@ use std::collections::HashSet;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use super::error::PublishError;
 use super::event::PaymentEvent;
-use super::handler::PublishError;
 
 /// SQS takes at most ten messages per `SendMessageBatch`.
 pub const MAX_MESSAGES: usize = 10;

@@ -9,8 +9,9 @@
 
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 
+use super::error::PublishError;
 use super::event::PaymentEvent;
-use super::handler::{Outcome, PublishError, Publisher};
+use super::handler::{Outcome, Publisher};
 use crate::lookup::{Lookup, LookupError};
 use crate::store::{Store, StoreError};
 

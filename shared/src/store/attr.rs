@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::StoreError;
+use super::error::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::dynamo;
+use super::error::StoreError;
 use super::schema::{PK, SK};
-use super::{Store, StoreError};
+use super::table::Store;
 
 const BUDGET_SK: &str = "resend-budget";
 const DAY: i64 = 86_400;

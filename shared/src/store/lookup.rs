@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{dynamo, AttrExt, Item};
+use super::error::StoreError;
 use super::expr::s;
 use super::payment::Payment;
 use super::schema::{self, PK, SK, STATE_SK};
-use super::{Store, StoreError};
+use super::table::Store;
 
 /// A provider record as the lookup shows it: its state and its stored events.
 #[derive(Debug, Clone)]

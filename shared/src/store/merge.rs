@@ -15,25 +15,22 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
 use super::attr::{AttrExt, Item};
-use super::delivery::{Delivery, StatusChange, StoreError};
+use super::error::StoreError;
 use super::expr::{n, s, update_expression, Expr};
-use super::payment::{payment_key, Found, ViewWrite};
+use super::notification::{Delivery, StatusChange};
+use super::payment::{
+    payment_key, ViewWrite, MERGED_INTO_MERCHANT_REF, MERGED_INTO_PK, MERGED_INTO_SK,
+    MERGED_INTO_USER_REF,
+};
 use super::schema::{changed_pk, CHANGED_AT, CHANGED_PK, PK, SK};
-use super::Store;
+use super::table::Store;
 use crate::lifecycle::{amount, AmountsSource, Direction, Lifecycle, PaymentView, TERMINAL_CLASH};
 
 /// How a payment keyed by a record's own id begins.
 pub(crate) const ID_PREFIX: &str = "id#";
-
-/// On a closed id-keyed payment: the key of the payment its record moved to.
-pub const MERGED_INTO_PK: &str = "merged_into_pk";
-pub const MERGED_INTO_SK: &str = "merged_into_sk";
-/// And that payment's references, for the merchant.
-pub const MERGED_INTO_MERCHANT_REF: &str = "merged_into_merchant_ref";
-pub const MERGED_INTO_USER_REF: &str = "merged_into_user_ref";
 
 /// A record's state as a cancelled write found it: keyed by the record's id.
 #[derive(Debug, Clone)]
@@ -121,7 +118,7 @@ impl Moving {
     /// The record's share of the reference's payment, as `d` leaves it, and the
     /// write that adds it: the delivery itself where its status advances, else
     /// the state's view under the delivery's references.
-    fn share(&self, d: &Delivery, mode: ViewWrite) -> (Delivery, ViewWrite) {
+    pub fn share(&self, d: &Delivery, mode: ViewWrite) -> (Delivery, ViewWrite) {
         if mode == ViewWrite::Advance {
             return (d.clone(), ViewWrite::Advance);
         }
@@ -161,34 +158,9 @@ impl Moving {
 }
 
 impl Store {
-    /// The state update, the reference's payment and the id-keyed payment's close,
-    /// in this order, and what the write does to the record's view.
-    pub(crate) fn move_items(
-        &self,
-        d: &Delivery,
-        pk: &str,
-        m: &Moving,
-        found: Found,
-        with_event: bool,
-    ) -> Result<(Vec<TransactWriteItem>, ViewWrite), StoreError> {
-        let mode = m.mode(d);
-        let state = self.state_update(d, pk, mode, with_event, Some(m))?;
-        let (share, write) = m.share(d, mode);
-        let payment = self.payment_update(&share, write, found)?;
-        let mut items = vec![
-            TransactWriteItem::builder().update(state).build(),
-            TransactWriteItem::builder().update(payment).build(),
-        ];
-        if m.close {
-            let close = self.close_update(m, d)?;
-            items.push(TransactWriteItem::builder().update(close).build());
-        }
-        Ok((items, mode))
-    }
-
     /// One more version of the id-keyed payment, naming where its record went;
     /// once only.
-    fn close_update(&self, m: &Moving, d: &Delivery) -> Result<Update, StoreError> {
+    pub(super) fn close_update(&self, m: &Moving, d: &Delivery) -> Result<Update, StoreError> {
         let (to_pk, to_sk) = payment_key(d);
         let mut e = Expr::default();
         let now = e.value(n(d.received_at_ms));

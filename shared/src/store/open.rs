@@ -13,9 +13,11 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
 use super::attr::{dynamo, AttrExt, Item};
+use super::error::StoreError;
 use super::expr::s;
+use super::quarantine::QUARANTINE_QUEUE;
 use super::schema::{OPEN_INDEX, OPEN_PK, OPEN_SINCE, PK, SK};
-use super::{Store, StoreError};
+use super::table::Store;
 use crate::lifecycle::{amount, Direction, Lifecycle, PaymentView};
 
 const ROUND_ROBIN_SK: &str = "recheck-cursor";
@@ -274,7 +276,7 @@ impl Store {
                 "#q IN (:conflict, :clash, :quarantine) OR \
                  (item_type = :state AND contains(flags, :flag) AND attribute_not_exists(#ack))",
             )
-            .expression_attribute_values(":quarantine", s(super::QUARANTINE_QUEUE))
+            .expression_attribute_values(":quarantine", s(QUARANTINE_QUEUE))
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#q", OPEN_PK)
             .expression_attribute_names("#ack", ACKNOWLEDGED_AT)
@@ -303,7 +305,7 @@ impl Store {
                     .expression_attribute_values(":queue", s(queue))
             };
             let update = match item.text(OPEN_PK) {
-                Some(q @ (CONFLICT_QUEUE | super::QUARANTINE_QUEUE)) => leave(update, q)
+                Some(q @ (CONFLICT_QUEUE | QUARANTINE_QUEUE)) => leave(update, q)
                     .update_expression("SET #ack = :now, #exp = :exp REMOVE #q, #since")
                     .expression_attribute_names("#exp", super::schema::TTL_ATTRIBUTE)
                     .expression_attribute_values(

@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::attr::{dynamo, Item};
+use super::error::StoreError;
 use super::expr::s;
 use super::schema::{PK, SK};
-use super::{Store, StoreError};
+use super::table::Store;
 
 /// DynamoDB's limit of keys per `BatchGetItem`.
 const BATCH_GET_MAX: usize = 100;

@@ -20,14 +20,21 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::attr::AttrExt;
-use super::delivery::{Delivery, StoreError};
+use super::error::StoreError;
 use super::expr::{n, s, update_expression, Expr};
-use super::merge::{MERGED_INTO_MERCHANT_REF, MERGED_INTO_PK, MERGED_INTO_USER_REF};
+use super::notification::Delivery;
 use super::schema::{changed_pk, key_part, CHANGED_AT, CHANGED_PK, PK, SK};
-use super::Store;
+use super::table::Store;
 use crate::lifecycle::{AmountsSource, Direction, Lifecycle, OrderTotals, Price, TERMINAL_CLASH};
 
 pub const ITEM_TYPE: &str = "payment";
+
+/// On a closed id-keyed payment: the key of the payment its record moved to.
+pub const MERGED_INTO_PK: &str = "merged_into_pk";
+pub const MERGED_INTO_SK: &str = "merged_into_sk";
+/// And that payment's references, for the merchant.
+pub const MERGED_INTO_MERCHANT_REF: &str = "merged_into_merchant_ref";
+pub const MERGED_INTO_USER_REF: &str = "merged_into_user_ref";
 
 /// Flags of one payment that stay on an order for good.
 const ORDER_FLAGS: &[&str] = &["risky", "found_by_sweep", "paid_late", TERMINAL_CLASH];

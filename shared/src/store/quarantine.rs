@@ -5,9 +5,11 @@
 //! payment or event, and stays on the operator's list until acknowledged.
 
 use super::attr::dynamo;
+use super::error::StoreError;
 use super::expr::{n, s};
+use super::notification::Recorded;
 use super::schema::{self, OPEN_PK, OPEN_SINCE, PK, SK};
-use super::{Recorded, Store, StoreError};
+use super::table::Store;
 
 /// The `open` index queue of quarantined deliveries, until acknowledged.
 pub const QUARANTINE_QUEUE: &str = "quarantine";

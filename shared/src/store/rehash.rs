@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::attr::{dynamo, AttrExt, Item};
+use super::error::StoreError;
 use super::expr::s;
 use super::schema::{PK, SK};
-use super::{Store, StoreError};
+use super::table::Store;
 use crate::hashing::{content_sha256_hex, sha256_hex};
 
 /// What a rehash changed.

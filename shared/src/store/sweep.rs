@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 use super::attr::{dynamo, AttrExt, Item};
+use super::error::StoreError;
 use super::expr::s;
 use super::schema::{self, PK, SK, STATE_SK};
-use super::{Store, StoreError};
+use super::table::Store;
 
 const CURSOR_SK: &str = "sweep-cursor";
 

@@ -14,10 +14,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::attr::Item;
 use super::attr::{dynamo, AttrExt};
+use super::error::StoreError;
 use super::expr::{n, s};
 use super::open::RESEND_WINDOW_QUEUE;
 use super::schema::{OPEN_PK, OPEN_SINCE, PK, SK};
-use super::{Store, StoreError};
+use super::table::Store;
 
 pub const HOUR: i64 = 3600;
 const CURSOR_SK: &str = "resend-cursor";

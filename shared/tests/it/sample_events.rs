@@ -79,7 +79,7 @@ fn every_provider_has_its_events_folder() {
         .filter(|n| n != "reconciler")
         .collect();
     folders.sort();
-    let mut providers: Vec<String> = shared::provider::ALL
+    let mut providers: Vec<String> = shared::registry::ALL
         .iter()
         .map(|p| p.name.to_string())
         .collect();

@@ -9,7 +9,7 @@
 )]
 
 use serde_yaml::Value;
-use shared::provider::ALL;
+use shared::registry::ALL;
 use shared::store::schema;
 
 fn template() -> Value {
@@ -123,7 +123,7 @@ fn table_keeps_payment_records() {
     );
 }
 
-/// Every provider in `shared::provider::ALL` is deployed as the list says.
+/// Every provider in `shared::registry::ALL` is deployed as the list says.
 #[test]
 fn every_receiver_is_routed_and_built_with_cargo_lambda() {
     let t = template();
