@@ -14,6 +14,7 @@
 mod support;
 
 mod alchemypay_store;
+mod architecture;
 mod ccpayment_db_down;
 mod ccpayment_parse;
 mod ccpayment_store;
@@ -25,6 +26,7 @@ mod events_out;
 mod faults;
 mod hostile;
 mod late_reference;
+mod layers;
 mod load;
 mod paging;
 mod reconcile_ccpayment;
