@@ -179,7 +179,7 @@ impl<'a> Probe<'a> {
                     format!("{name}: {e}"),
                     format!(
                         "fill it: aws secretsmanager put-secret-value --secret-id {name} \
-                         --secret-string '...' (README, 'Filling the secrets'), or switch the \
+                         --secret-string '...' (docs/operations.md, 'Filling the secrets'), or switch the \
                          provider off ({}=false)",
                         p.switch
                     ),
@@ -539,7 +539,7 @@ impl<'a> Probe<'a> {
             Ok(out) if out.rules().is_empty() => Check::fail(
                 check,
                 format!("bus {bus} has no rule"),
-                "payment events go nowhere: add a rule for detail-type payment.* to your systems (README, 'Events out')",
+                "payment events go nowhere: add a rule for detail-type payment.* to your systems (docs/payments.md, 'Events out')",
             ),
             Ok(out) => Check::pass(check, format!("{} rule(s) on {bus}", out.rules().len())),
         }
@@ -621,7 +621,7 @@ impl<'a> Probe<'a> {
             _ => Check::fail(
                 check,
                 "the last run failed",
-                "its log line \"reconciler run\" lists the failing steps in `errors` (README, 'Alarms')",
+                "its log line \"reconciler run\" lists the failing steps in `errors` (docs/operations.md, 'Alarms')",
             ),
         }
     }

@@ -212,7 +212,7 @@ pub fn parse(json: &Secret, name: &'static str) -> Result<Accounts, ConfigError>
         for (field, value) in [("app_id", &a.app_id), ("app_secret", &a.app_secret)] {
             if value.trim().is_empty() || value == PLACEHOLDER {
                 return Err(invalid(format!(
-                    "`{field}` is not filled in yet (see README, 'Filling the secrets')"
+                    "`{field}` is not filled in yet (see docs/operations.md, 'Filling the secrets')"
                 )));
             }
         }

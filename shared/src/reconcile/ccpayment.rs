@@ -80,7 +80,7 @@ impl Reconciler {
                 windows_due = eligible,
                 budget_left = sum.budget_left,
                 oldest_open_window_age_secs = sum.oldest_open_window_age_secs,
-                "resend queue is growing: more windows are due than one call a run can drain; see README 'Resend arithmetic'"
+                "resend queue is growing: more windows are due than one call a run can drain; see docs/reconciler.md, 'Resend arithmetic'"
             );
         }
         Ok(())

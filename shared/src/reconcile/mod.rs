@@ -715,7 +715,7 @@ impl Reconciler {
                 provider,
                 reason = reasons.join("; ").as_str(),
                 "provider not configured: its reconciler steps are skipped, the other \
-                 providers' run (README, 'Filling the secrets')"
+                 providers' run (docs/operations.md, 'Filling the secrets')"
             );
             self.metrics.emit(
                 &[("Component", "reconciler"), ("Provider", provider)],

@@ -20,6 +20,7 @@ mod ccpayment_parse;
 mod ccpayment_store;
 mod ccpayment_v2_store;
 mod citypay_store;
+mod docs_links;
 mod drill_ccpayment;
 mod drill_citypay;
 mod events_out;

@@ -475,13 +475,16 @@ fn every_alarm_notifies_the_topic() {
         .collect();
     assert!(alarms.len() >= 8, "alarms went missing");
     // Each alarm is explained for the operator it wakes up.
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let operations = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/operations.md"
+    ))
+    .unwrap();
     for (name, a) in alarms {
         let name_text = name.as_str().unwrap();
         assert!(
-            readme.contains(&format!("| `{name_text}` |")),
-            "README's alarm table has no row for {name_text}"
+            operations.contains(&format!("| `{name_text}` |")),
+            "docs/operations.md's alarm table has no row for {name_text}"
         );
         let mut actions = Vec::new();
         strings(&a["Properties"]["AlarmActions"], &mut actions);
