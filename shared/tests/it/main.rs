@@ -21,6 +21,7 @@ mod ccpayment_store;
 mod ccpayment_v2_store;
 mod citypay_store;
 mod docs_links;
+mod docs_reference;
 mod drill_ccpayment;
 mod drill_citypay;
 mod events_out;
