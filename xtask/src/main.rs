@@ -7,8 +7,9 @@
 //! cargo xtask events [--ordered] print (and remove) what reached the local event queue,
 //!                               or the ordered (FIFO) queue
 //! cargo xtask gen-events        rewrite events/ from the sample bodies, signed
-//! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT and CCPayment's
-//!                               resend/bill API on PORT+1, for the local stack
+//! cargo xtask fake-apis PORT    fake CityPay order API on 127.0.0.1:PORT, CCPayment's
+//!                               v1 resend/bill API on PORT+1 and its v2 record, order,
+//!                               list and resend APIs on PORT+2, for the local stack
 //!
 //! What an operator runs against a deployment (and the local stack) is the
 //! `payments-ops` command line (`ops/`).

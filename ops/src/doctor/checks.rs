@@ -621,7 +621,7 @@ impl<'a> Probe<'a> {
             _ => Check::fail(
                 check,
                 "the last run failed",
-                "its log line \"reconciler run\" lists the failing steps in `errors` (docs/operations.md, 'Alarms')",
+                "its log line \"reconciler run\" lists the failing steps in `errors` (docs/alarms.md)",
             ),
         }
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::unresolved::{Category, Count};
 
-/// What pages by default, and why (docs/operations.md, 'Alarms'): a body changed under one
+/// What pages by default, and why (docs/alarms.md): a body changed under one
 /// identity, two final statuses, a payment the provider holds, one no API
 /// confirms, an order past its expiry, an unreadable authentic delivery nobody
 /// looked at. Never: resend windows (their own alarm), what no API can confirm,

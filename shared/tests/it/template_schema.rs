@@ -475,16 +475,13 @@ fn every_alarm_notifies_the_topic() {
         .collect();
     assert!(alarms.len() >= 8, "alarms went missing");
     // Each alarm is explained for the operator it wakes up.
-    let operations = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../docs/operations.md"
-    ))
-    .unwrap();
+    let operations =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/alarms.md")).unwrap();
     for (name, a) in alarms {
         let name_text = name.as_str().unwrap();
         assert!(
             operations.contains(&format!("| `{name_text}` |")),
-            "docs/operations.md's alarm table has no row for {name_text}"
+            "docs/alarms.md's alarm table has no row for {name_text}"
         );
         let mut actions = Vec::new();
         strings(&a["Properties"]["AlarmActions"], &mut actions);
