@@ -59,7 +59,8 @@ start_dynamodb() {
 
 # start_moto PORT LOGFILE: moto's server mode (PyPI) as the local EventBridge and
 # SQS, sets MOTO_PID and points the SDK's EventBridge and SQS clients at it.
-# Its own virtualenv, pinned: with jsonpath-ng before 1.16, moto rebuilt a parser for
+# Its own virtualenv, pinned, which also carries the contract validators
+# (scripts/check_contracts.py). With jsonpath-ng before 1.16, moto rebuilt a parser for
 # every event a rule delivered (about 350 ms each), which starved every test of it.
 MOTO_VENV="$CARGO_TARGET_DIR/tools/moto-5.2.5"
 ensure_moto() {
@@ -67,7 +68,8 @@ ensure_moto() {
     log "installing moto's server (PyPI) into $MOTO_VENV"
     python3 -m venv "$MOTO_VENV"
     "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check \
-      "moto[server]==5.2.5" "jsonpath-ng>=1.16,<2"
+      "moto[server]==5.2.5" "jsonpath-ng>=1.16,<2" \
+      "jsonschema==4.26.0" "openapi-spec-validator==0.9.0"
   fi
 }
 start_moto() {

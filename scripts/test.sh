@@ -20,6 +20,10 @@ trap 'kill "$DYNAMODB_PID" "$MOTO_PID" 2>/dev/null || true' EXIT
 # held against the function's IAM policy in template.yaml by the last test.
 export AWS_CALLS_DIR="$CARGO_TARGET_DIR/aws-calls"
 rm -rf "$AWS_CALLS_DIR" && mkdir -p "$AWS_CALLS_DIR"
+# Every lookup and list answer and every event the tests produce is kept here
+# (testkit::contracts), then held against docs/contracts/ at the end.
+export CONTRACT_SAMPLES_DIR="$CARGO_TARGET_DIR/contract-samples"
+rm -rf "$CONTRACT_SAMPLES_DIR" && mkdir -p "$CONTRACT_SAMPLES_DIR"
 
 log "tests of the whole workspace"
 out="$CARGO_TARGET_DIR/test-output.log"
@@ -34,6 +38,14 @@ if [ "$status" = 0 ] && [ "$#" = 0 ]; then
   cargo test --workspace --test it -- --ignored --nocapture \
     every_recorded_call_is_granted_and_every_grant_is_used 2>&1 | tee -a "$out"
   status=${PIPESTATUS[0]}
+  if [ "$status" = 0 ]; then
+    log "contracts (OpenAPI, JSON Schema) against every answer and event of the run"
+    "$MOTO_VENV/bin/python" scripts/check_contracts.py "$CONTRACT_SAMPLES_DIR" 2>&1 | tee -a "$out"
+    status=${PIPESTATUS[0]}
+  fi
+else
+  # A partial run: the documents are still checked, the samples are too few.
+  "$MOTO_VENV/bin/python" scripts/check_contracts.py 2>&1 | tee -a "$out"
 fi
 set -e
 # One closing line for the whole run, summed over every test binary.

@@ -134,7 +134,9 @@ pub async fn drain_queue(
                 .attributes()
                 .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
                 .cloned();
-            out.push((group, serde_json::from_str(m.body().unwrap_or("null"))?));
+            let body = m.body().unwrap_or("null");
+            crate::contracts::keep(crate::contracts::Kind::Event, 0, body);
+            out.push((group, serde_json::from_str(body)?));
             if let Some(handle) = m.receipt_handle() {
                 sqs.delete_message()
                     .queue_url(url)

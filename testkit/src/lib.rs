@@ -9,5 +9,6 @@ pub mod calls;
 pub mod ccpayment;
 pub mod ccpayment_v2;
 pub mod citypay;
+pub mod contracts;
 pub mod secretsmanager;
 pub mod stream;

@@ -117,10 +117,17 @@ impl LocalApi {
             }
         }
         if route == "unresolved" {
+            let request_is_post = request.method() == hyper::Method::POST;
             let response =
                 shared::unresolved_api::handle(&self.store, &request, shared::clock::now_ms())
                     .await;
             let (parts, body) = response.into_parts();
+            let kind = if parts.status.is_success() && request_is_post {
+                testkit::contracts::Kind::UnresolvedAcknowledge
+            } else {
+                testkit::contracts::Kind::UnresolvedList
+            };
+            testkit::contracts::keep(kind, parts.status.as_u16(), &String::from_utf8_lossy(&body));
             return hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())));
         }
         if let Some(reference) = segments.get(1).filter(|_| route == "lookup") {
@@ -128,6 +135,10 @@ impl LocalApi {
             params.insert("merchant_ref".to_string(), reference.to_string());
             request = request.with_path_parameters(params);
         }
+        let is_lookup = !matches!(
+            route,
+            "ccpayment" | "ccpayment-v2" | "alchemypay" | "citypay"
+        );
         let response = match route {
             "ccpayment" => self.v1.handle(request).await,
             "ccpayment-v2" => self.v2.handle(request).await,
@@ -136,6 +147,14 @@ impl LocalApi {
             _ => shared::lookup::handle(&self.store, &request).await,
         };
         let (parts, body) = response.into_parts();
+        if is_lookup {
+            let text = String::from_utf8_lossy(&body);
+            testkit::contracts::keep(
+                testkit::contracts::Kind::Lookup,
+                parts.status.as_u16(),
+                &text,
+            );
+        }
         hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())))
     }
 }

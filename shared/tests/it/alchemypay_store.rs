@@ -263,7 +263,7 @@ async fn the_lookup_shows_a_card_order_and_its_history_without_card_numbers_or_m
             .await;
     }
     let store = shared::store::Store::new(as_function(&client, "PaymentsApiFunction"), &table, 90);
-    let resp = shared::lookup::handle(&store, &get(&format!("/payments/{ORDER}"))).await;
+    let resp = lookup(&store, &get(&format!("/payments/{ORDER}"))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let text = body_text(&resp);
     assert!(!text.contains("5554748800912345"), "{text}");
@@ -284,7 +284,7 @@ async fn the_lookup_shows_a_card_order_and_its_history_without_card_numbers_or_m
     );
 
     // The same by provider and record id.
-    let resp = shared::lookup::handle(&store, &get(&format!("/payments/alchemypay/{ORDER}"))).await;
+    let resp = lookup(&store, &get(&format!("/payments/alchemypay/{ORDER}"))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let by_id: serde_json::Value = serde_json::from_str(&body_text(&resp)).unwrap();
     assert_eq!(by_id["payments"][0]["version"], 2);

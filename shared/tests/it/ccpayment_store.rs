@@ -696,7 +696,7 @@ async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_canno
     };
 
     // A reference with a slash, percent-encoded.
-    let resp = shared::lookup::handle(&store, &get("/payments/shop%2F42")).await;
+    let resp = lookup(&store, &get("/payments/shop%2F42")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let v = json(resp);
@@ -707,11 +707,11 @@ async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_canno
     assert_eq!(p["history"].as_array().unwrap().len(), 2);
     assert_eq!(p["history"][1]["status"], "processing");
 
-    let resp = shared::lookup::handle(&store, &get("/users/10192128173/payments")).await;
+    let resp = lookup(&store, &get("/users/10192128173/payments")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(json(resp)["payments"][0]["amount_paid"], "666");
 
-    let resp = shared::lookup::handle(&store, &get("/payments/ccpayment/p2")).await;
+    let resp = lookup(&store, &get("/payments/ccpayment/p2")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(json(resp)["payments"][0]["merchant_ref"], "shop/42");
 
@@ -724,7 +724,7 @@ async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_canno
         ("/payments/a%00b", 400),
         ("/elsewhere", 404),
     ] {
-        let resp = shared::lookup::handle(&store, &get(path)).await;
+        let resp = lookup(&store, &get(path)).await;
         assert_eq!(resp.status(), status, "{path}");
         assert!(json(resp)["error"].is_string(), "{path}");
     }
@@ -733,11 +733,11 @@ async fn the_lookup_finds_an_order_a_user_and_a_record_and_refuses_what_it_canno
         .uri("/payments/shop%2F42")
         .body(lambda_http::Body::Empty)
         .unwrap();
-    assert_eq!(shared::lookup::handle(&store, &post).await.status(), 405);
+    assert_eq!(lookup(&store, &post).await.status(), 405);
 
     // The table unreachable: a 5xx, never "not found".
     let dead = shared::store::Store::new(dead_client().await, &table, 90);
-    let resp = shared::lookup::handle(&dead, &get("/payments/shop%2F42")).await;
+    let resp = lookup(&dead, &get("/payments/shop%2F42")).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 

@@ -8,7 +8,7 @@ use crate::support;
 use lambda_http::{Body, Request};
 use serde_json::Value;
 use shared::store::Store;
-use shared::unresolved_api::handle;
+
 use support::*;
 
 fn request(method: &str, path: &str) -> Request {
@@ -27,7 +27,7 @@ fn at_ms() -> i64 {
 }
 
 async fn call(store: &Store, method: &str, path: &str) -> (u16, Value) {
-    let resp = handle(store, &request(method, path), at_ms()).await;
+    let resp = unresolved_api(store, &request(method, path), at_ms()).await;
     let status = resp.status().as_u16();
     (status, serde_json::from_str(&body_text(&resp)).unwrap())
 }

@@ -678,3 +678,41 @@ pub fn drill_scale(full: usize) -> usize {
         full / 2
     }
 }
+
+/// The lookup's answer to `req`, kept for the contract check (`testkit::contracts`).
+pub async fn lookup(store: &Store, req: &Request) -> lambda_http::Response<Body> {
+    keep_answer(
+        testkit::contracts::Kind::Lookup,
+        shared::lookup::handle(store, req).await,
+    )
+}
+
+/// The operator's list's answer to `req` at `now_ms`, kept for the contract check.
+pub async fn unresolved_api(
+    store: &Store,
+    req: &Request,
+    now_ms: i64,
+) -> lambda_http::Response<Body> {
+    let kind = if req.method() == lambda_http::http::Method::POST {
+        testkit::contracts::Kind::UnresolvedAcknowledge
+    } else {
+        testkit::contracts::Kind::UnresolvedList
+    };
+    keep_answer(
+        kind,
+        shared::unresolved_api::handle(store, req, now_ms).await,
+    )
+}
+
+fn keep_answer(
+    kind: testkit::contracts::Kind,
+    resp: lambda_http::Response<Body>,
+) -> lambda_http::Response<Body> {
+    let body = match resp.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    testkit::contracts::keep(kind, resp.status().as_u16(), &body);
+    resp
+}
