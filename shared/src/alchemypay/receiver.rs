@@ -3,8 +3,8 @@
 
 use lambda_http::Request;
 
+use super::keys::{ORDER_QUEUE, PROVIDER};
 use super::notification::CardOrder;
-use super::{ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::{self, IpAllowList};
 use crate::lifecycle::{amount, AmountsSource, Direction, PaymentView};

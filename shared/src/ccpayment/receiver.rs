@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use lambda_http::Request;
 
 use super::credentials::Accounts;
+use super::keys::{open_queue, resend_scope, OPEN_QUEUES, PROVIDER};
 use super::notification::{Notification, OrderType, PayStatus};
 use super::signature;
-use super::{open_queue, resend_scope, PROVIDER};
+use super::signature::SecretSlot;
 use crate::config::{self, ConfigError};
 use crate::lifecycle::{amount, AmountsSource, PaymentView};
 use crate::provider::{Confirmed, Provider, ProviderInfo};
@@ -34,7 +35,7 @@ pub const INFO: ProviderInfo = ProviderInfo {
     route: "/webhooks/ccpayment",
     secrets: &["CcpaymentSecret"],
     success_body: SUCCESS_BODY,
-    open_queues: super::OPEN_QUEUES,
+    open_queues: OPEN_QUEUES,
     unconfirmable_queues: &[],
     expiry: None,
 };
@@ -103,7 +104,7 @@ impl Provider for Ccpayment {
             delivery.flags.insert(STALE_FLAG.into());
         }
         // Counted per delivery (FlaggedByReason): when it last matched.
-        if verified.slot == super::SecretSlot::Previous {
+        if verified.slot == SecretSlot::Previous {
             delivery.flags.insert(PREVIOUS_SECRET_FLAG.into());
         }
         Ok(delivery)

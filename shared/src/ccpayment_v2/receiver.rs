@@ -7,8 +7,10 @@ use std::time::Duration;
 use lambda_http::Request;
 
 use super::api::{ApiError, OrderInfo, Record, V2Api};
+use super::keys::{open_queue, resend_scope, OPEN_QUEUES, PROVIDER};
 use super::notification::{Envelope, Notification, NotificationType, Status};
-use super::{open_queue, resend_scope, signature, PROVIDER};
+use super::signature;
+use super::view::{confirmed_status, payment_view};
 use crate::ccpayment::credentials::{self, Accounts, EnvNames};
 use crate::ccpayment::signature::SignatureError;
 use crate::config::{self, ConfigError};
@@ -29,7 +31,7 @@ pub const INFO: ProviderInfo = ProviderInfo {
     route: "/webhooks/ccpayment-v2",
     secrets: &["CcpaymentV2Secret"],
     success_body: SUCCESS_BODY,
-    open_queues: super::OPEN_QUEUES,
+    open_queues: OPEN_QUEUES,
     unconfirmable_queues: &[],
     expiry: Some(crate::provider::Expiry {
         attribute: "order_expired_at",
@@ -283,7 +285,7 @@ pub fn to_delivery(
     match c.record {
         Ok(r) => {
             confirmed = Some((r.status.clone(), r.risky));
-            status = super::confirmed_status(&r);
+            status = confirmed_status(&r);
             details.insert("confirmed_status".into(), r.status_text.clone());
             if r.status != n.status {
                 flags.insert("status_contradicted".into());
@@ -334,7 +336,7 @@ pub fn to_delivery(
         }
         None => {}
     }
-    let view = super::payment_view(
+    let view = payment_view(
         &n.kind,
         confirmed.as_ref().map(|(st, risky)| (st, *risky)),
         &refs,

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::api::{Listed, OrderInfo, V2Api};
+use super::keys::PROVIDER;
 use super::notification::{Notification, NotificationType};
 use super::receiver::{to_delivery, Confirmation};
-use super::PROVIDER;
 use crate::store::Delivery;
 
 pub const FOUND_BY_SWEEP: &str = "found_by_sweep";
@@ -165,7 +165,7 @@ mod tests {
         );
         assert_eq!(
             risky.status.as_ref().map(|s| s.name.as_str()),
-            Some(super::super::RISKY_HELD)
+            Some(super::super::view::RISKY_HELD)
         );
         assert!(risky.flags.contains("risky"));
     }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use lambda_http::Request;
 
 use super::callback::{Callback, DepositCallback, OrderCallback};
+use super::keys::{deposit_record_key, order_record_key, DEPOSIT_QUEUE, ORDER_QUEUE, PROVIDER};
 use super::order_api::{ConfirmError, ConfirmedOrder, OrderApi};
 use super::status::{DepositStatus, OrderStatus};
-use super::{deposit_record_key, order_record_key, DEPOSIT_QUEUE, ORDER_QUEUE, PROVIDER};
 use crate::config::{self, ConfigError};
 use crate::intake::{self, IpAllowList};
 use crate::lifecycle::{amount, AmountsSource, Direction, PaymentView};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Reconciler, Summary};
+use super::reconciler::{Reconciler, Summary};
 use crate::ccpayment::api::{CcpaymentApi, ResendRequest};
 use crate::ccpayment::notification::PayStatus;
 use crate::ccpayment::{open_queue, OrderType, PROVIDER};

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Reconciler, Summary};
+use super::reconciler::{Reconciler, Summary};
 use crate::ccpayment::Credentials;
 use crate::ccpayment_v2::api::{ApiError, ResendRequest, V2Api, MAX_RESEND_IDS};
 use crate::ccpayment_v2::{

@@ -10,10 +10,9 @@
 //! page, so a run cut short resumes where it stood; records are stored
 //! idempotently, so a page walked twice changes nothing.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use super::{Reconciler, Summary};
+use super::pacer::Pacer;
+use super::reconciler::{Reconciler, Summary};
+use super::settings::V2SweepConfig;
 use crate::ccpayment::credentials::Accounts;
 use crate::ccpayment::Credentials;
 use crate::ccpayment_v2::api::{ApiError, Page, V2Api};
@@ -22,50 +21,8 @@ use crate::ccpayment_v2::{reconciled_update, NotificationType, PROVIDER};
 use crate::store::sweep::SweepCursor;
 use crate::store::StoreError;
 
-#[derive(Debug, Clone)]
-pub struct V2SweepConfig {
-    /// The lists walked, by the type their records are filed under.
-    pub lists: Vec<NotificationType>,
-    /// At least this long between two requests.
-    pub min_interval: Duration,
-    pub requests_per_run: u32,
-    /// Records younger than this are left to their webhooks. The default, 65
-    /// minutes, outlasts CCPayment's documented retries (six, 3,600 s in all), so a
-    /// record is found by the sweep only once its own webhook has given up, and is
-    /// stored once rather than beside a late retry.
-    pub lag_secs: i64,
-    /// How far back a sweep that has never run starts.
-    pub backfill_secs: i64,
-    /// The longest range asked for in one walk (CCPayment refuses too long ones).
-    pub max_range_secs: i64,
-}
-
 const FIRST_BACKOFF_SECS: i64 = 60;
 const MAX_BACKOFF_SECS: i64 = 3600;
-
-/// Spaces requests out in real time, across the runs of one warm container too
-/// (a manual invocation right after a scheduled one must not burst).
-#[derive(Debug, Clone, Default)]
-pub(super) struct Pacer {
-    last: Arc<Mutex<Option<tokio::time::Instant>>>,
-}
-
-impl Pacer {
-    pub(super) async fn wait(&self, interval: Duration) {
-        let last = match self.last.lock() {
-            Ok(g) => *g,
-            Err(p) => *p.into_inner(),
-        };
-        if let Some(last) = last {
-            tokio::time::sleep_until(last + interval).await;
-        }
-        let now = tokio::time::Instant::now();
-        match self.last.lock() {
-            Ok(mut g) => *g = Some(now),
-            Err(p) => *p.into_inner() = Some(now),
-        }
-    }
-}
 
 /// How walking one list ended this run.
 enum Walk {

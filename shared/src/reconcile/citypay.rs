@@ -4,7 +4,7 @@
 //! expired order is still asked about for `citypay_late_payment_grace_secs` after
 //! its expiry, in case a payment sent late arrives, then leaves the open index.
 
-use super::{Reconciler, Summary};
+use super::reconciler::{Reconciler, Summary};
 use crate::citypay::{order_token_of, OrderApi, OrderStatus, ORDER_QUEUE, PROVIDER};
 use crate::store::{OpenRecord, StatusChange, StatusUpdate, StoreError};
 

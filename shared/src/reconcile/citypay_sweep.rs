@@ -9,28 +9,12 @@
 //! pages, so a resumed walk may see an order twice, never miss one). A rate limit
 //! stops the sweep with a doubling pause held in its cursor.
 
-use std::time::Duration;
-
-use super::{Reconciler, Summary};
+use super::reconciler::{Reconciler, Summary};
+use super::settings::CitypaySweepConfig;
 use crate::citypay::sweep::{swept_order, SWEEP_SCOPE};
 use crate::citypay::{order_record_key, HistoryApi, HistoryError, OrderApi, PROVIDER};
-use crate::secret::Secret;
 use crate::store::sweep::SweepCursor;
 use crate::store::StoreError;
-
-#[derive(Debug, Clone)]
-pub struct CitypaySweepConfig {
-    pub access_token: Secret,
-    pub pages_per_run: u32,
-    pub page_size: u32,
-    /// At least this long between two requests to CityPay (history and order API).
-    pub min_interval: Duration,
-    /// How far before the last walk's newest order the next walk goes on: orders
-    /// created while a walk ran, and the list's own lag.
-    pub overlap_secs: i64,
-    /// How far back the first walk goes.
-    pub backfill_secs: i64,
-}
 
 const FIRST_BACKOFF_SECS: i64 = 60;
 const MAX_BACKOFF_SECS: i64 = 3600;
