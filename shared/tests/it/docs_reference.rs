@@ -1,7 +1,7 @@
 //! The reference docs name everything a deployer can set or will see: every
 //! environment variable the code reads and every template parameter is in
-//! `docs/configuration.md`, and every metric the template's alarms and dashboard
-//! read is in `docs/alarms.md`.
+//! `docs/configuration.md`, and every metric the code emits or the template's
+//! alarms and dashboard read is in `docs/alarms.md`.
 
 use std::path::{Path, PathBuf};
 
@@ -189,6 +189,47 @@ fn every_metric_the_alarms_and_dashboard_read_is_in_the_alarms_doc() {
     assert!(
         missing.is_empty(),
         "read by an alarm or the dashboard, not in docs/alarms.md: {missing:?}"
+    );
+}
+
+/// Quoted `CamelCase` words in the code of every file that emits metrics: the
+/// metrics' names and their dimensions' names.
+fn emitted_names() -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&root().join("shared/src"), &mut files);
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        if !code.contains(".emit(") {
+            continue;
+        }
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, piece) in line.split('"').enumerate() {
+                let camel = i % 2 == 1
+                    && piece.starts_with(|c: char| c.is_ascii_uppercase())
+                    && piece.chars().any(|c| c.is_ascii_lowercase())
+                    && piece.chars().all(|c| c.is_ascii_alphanumeric());
+                if camel {
+                    out.push(piece.to_string());
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn every_metric_the_code_emits_and_its_dimensions_are_in_the_alarms_doc() {
+    let doc = read("docs/alarms.md");
+    let names = emitted_names();
+    assert!(names.len() >= 40, "too few found: {names:?}");
+    let missing: Vec<&String> = names.iter().filter(|n| !documented(&doc, n)).collect();
+    assert!(
+        missing.is_empty(),
+        "emitted by the code, not in docs/alarms.md: {missing:?}"
     );
 }
 
