@@ -26,25 +26,28 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// String literals shaped like an environment variable (`UPPER_CASE`, at least one
-/// underscore) in the code before its unit tests, comments left out.
-fn env_shaped_literals(text: &str) -> Vec<String> {
+/// The string literals of the code before its unit tests, comments left out.
+fn literals(text: &str) -> Vec<String> {
     let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-    let mut out = Vec::new();
-    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-        for (i, piece) in line.split('"').enumerate() {
-            let shaped = i % 2 == 1
-                && piece.contains('_')
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .flat_map(|line| line.split('"').skip(1).step_by(2))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Literals shaped like an environment variable (`UPPER_CASE`, at least one underscore).
+fn env_shaped_literals(text: &str) -> Vec<String> {
+    literals(text)
+        .into_iter()
+        .filter(|piece| {
+            piece.contains('_')
                 && piece.starts_with(|c: char| c.is_ascii_uppercase())
                 && piece
                     .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if shaped {
-                out.push(piece.to_string());
-            }
-        }
-    }
-    out
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
 }
 
 /// Literals of that shape that are not environment variables: providers' status
@@ -200,21 +203,19 @@ fn emitted_names() -> Vec<String> {
     let mut out = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        if !code.contains(".emit(") {
+        if !text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .contains(".emit(")
+        {
             continue;
         }
-        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (i, piece) in line.split('"').enumerate() {
-                let camel = i % 2 == 1
-                    && piece.starts_with(|c: char| c.is_ascii_uppercase())
-                    && piece.chars().any(|c| c.is_ascii_lowercase())
-                    && piece.chars().all(|c| c.is_ascii_alphanumeric());
-                if camel {
-                    out.push(piece.to_string());
-                }
-            }
-        }
+        out.extend(literals(&text).into_iter().filter(|piece| {
+            piece.starts_with(|c: char| c.is_ascii_uppercase())
+                && piece.chars().any(|c| c.is_ascii_lowercase())
+                && piece.chars().all(|c| c.is_ascii_alphanumeric())
+        }));
     }
     out.sort();
     out.dedup();

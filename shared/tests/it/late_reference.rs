@@ -49,6 +49,17 @@ fn per_payment(events: &[serde_json::Value]) -> BTreeMap<String, Vec<serde_json:
     out
 }
 
+/// The reconciler with CityPay's order-history sweep on, one page a run.
+fn sweeping_reconciler(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    fake: &FakeCityPay,
+) -> shared::reconcile::Reconciler {
+    let mut config = reconciler_config(None, &fake.base_url());
+    config.citypay_sweep = Some(sweep_config(1));
+    reconciler(client.clone(), table, config).0
+}
+
 #[tokio::test]
 async fn a_swept_citypay_order_joins_its_reference_when_the_callback_names_it() {
     let (client, table) = fresh_table_with_stream().await;
@@ -62,9 +73,7 @@ async fn a_swept_citypay_order_joins_its_reference_when_the_callback_names_it() 
     fake.add_to_history("paid-late1", (now - 900) * 1000);
     fake.add_to_history("open-late2", (now - 600) * 1000);
     fake.add_to_history("open-late3", (now - 300) * 1000);
-    let mut config = reconciler_config(None, &fake.base_url());
-    config.citypay_sweep = Some(sweep_config(1));
-    let (reconciler, _) = reconciler(client.clone(), &table, config);
+    let reconciler = sweeping_reconciler(&client, &table, &fake);
     let sum = reconciler.run_at(now).await;
     assert!(sum.errors.is_empty(), "{:?}", sum.errors);
     assert_eq!(sum.citypay_found_by_sweep, 3);
@@ -355,9 +364,7 @@ async fn a_swept_order_whose_callback_gives_another_final_status_moves_with_the_
     let store = Store::new(client.clone(), &table, 90);
     let now = shared::clock::now_unix();
     fake.add_to_history("canceled-late4", (now - 600) * 1000);
-    let mut config = reconciler_config(None, &fake.base_url());
-    config.citypay_sweep = Some(sweep_config(1));
-    let (reconciler, _) = reconciler(client.clone(), &table, config);
+    let reconciler = sweeping_reconciler(&client, &table, &fake);
     assert_eq!(reconciler.run_at(now).await.citypay_found_by_sweep, 1);
     // CityPay's order API now says the order was paid: two final answers.
     fake.set_status("canceled-late4", "CONFIRMED");
